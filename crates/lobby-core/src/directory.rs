@@ -1,0 +1,513 @@
+//! Users, agents, departments and visitors: who serves, in which teams, and who is waiting.
+
+use std::collections::BTreeSet;
+
+use crate::engine::{Engine, NewInquiry, MAX_NAME_LEN, MAX_PAGE_SIZE};
+use crate::event::{Actor, EventKind, NewEvent};
+use crate::ids::{DepartmentId, RoomId, UserId, VisitorId};
+use crate::model::{Agent, AgentAvailability, Department, Inquiry, InquiryStatus, Role, User, Visitor, VisitorStatus};
+use crate::permissions::Permission;
+use crate::query::Page;
+use crate::store::{Commit, Record, RecordKey, Store, StoreError, StoreExt, UniqueKey, Write};
+use crate::CoreError;
+
+/// Most login tokens kept per user; the oldest is dropped beyond this.
+pub const MAX_LOGIN_TOKENS: usize = 50;
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// PHC-format hash; the embedder hashes (the core does no crypto).
+    pub password_hash: Option<String>,
+    pub roles: BTreeSet<Role>,
+}
+
+/// A department's settings, for create and update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentSettings {
+    pub name: String,
+    pub enabled: bool,
+    pub description: String,
+    pub email: String,
+    pub show_on_registration: bool,
+    pub show_on_offline_form: bool,
+    pub max_chats_per_agent: u32,
+    pub fallback: Option<DepartmentId>,
+}
+
+impl DepartmentSettings {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            enabled: true,
+            description: String::new(),
+            email: String::new(),
+            show_on_registration: true,
+            show_on_offline_form: true,
+            max_chats_per_agent: 0,
+            fallback: None,
+        }
+    }
+}
+
+/// Changes to an agent; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentUpdate {
+    pub max_chats: Option<u32>,
+    pub departments: Option<BTreeSet<DepartmentId>>,
+}
+
+/// A visitor's details (`livechat/visitor`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VisitorDetails {
+    pub token: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// A department id or name.
+    pub department: Option<String>,
+}
+
+/// What [`Engine::open_room`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedRoom {
+    pub inquiry: Inquiry,
+    /// `false` when the visitor already had an open conversation.
+    pub new_room: bool,
+}
+
+impl<S: Store> Engine<S> {
+    /// Creates a user. Needs `create-user`. Usernames and emails are unique regardless of case.
+    pub fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User, CoreError> {
+        self.authorize(actor, Permission::CreateUser)?;
+        validate_username(&new.username)?;
+        validate_text("name", &new.name)?;
+        if let Some(email) = &new.email {
+            if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+                return Err(CoreError::invalid("email", "not an email address"));
+            }
+        }
+        let now = self.now();
+        let user = User {
+            id: UserId::generate(&mut rand::thread_rng()),
+            username: new.username,
+            name: new.name,
+            email: new.email,
+            roles: if new.roles.is_empty() { BTreeSet::from([Role::user()]) } else { new.roles },
+            active: true,
+            password_hash: new.password_hash,
+            login_token_hashes: vec![],
+            created_at: now,
+            updated_at: now,
+        };
+        let event = NewEvent {
+            at: now,
+            actor: actor.clone(),
+            inquiry: None,
+            kind: EventKind::UserCreated { user: user.id.clone() },
+        };
+        let commit = Commit { writes: vec![Write::create(Record::User(user.clone()))], events: vec![event] };
+        self.store.commit(commit).map_err(already_in_use)?;
+        Ok(user)
+    }
+
+    /// A user by id, for the embedder (no permission check).
+    pub fn user(&self, id: &UserId) -> Result<Option<User>, CoreError> {
+        Ok(self.store.user(id)?.map(|u| u.value))
+    }
+
+    /// A user by username, for the embedder (no permission check).
+    pub fn user_by_username(&self, username: &str) -> Result<Option<User>, CoreError> {
+        Ok(self.store.user_by_username(username)?.map(|u| u.value))
+    }
+
+    /// Remembers a login token's hash for a user, dropping the oldest beyond
+    /// [`MAX_LOGIN_TOKENS`]. For the embedder's sign-in (no permission check).
+    pub fn add_login_token(&self, user: &UserId, token_hash: String) -> Result<User, CoreError> {
+        self.update_user(user, |u| {
+            u.login_token_hashes.push(token_hash.clone());
+            let excess = u.login_token_hashes.len().saturating_sub(MAX_LOGIN_TOKENS);
+            u.login_token_hashes.drain(..excess);
+        })
+    }
+
+    /// Changes a user's roles. Needs `create-user`.
+    pub fn set_roles(&self, actor: &Actor, user: &UserId, roles: BTreeSet<Role>) -> Result<User, CoreError> {
+        self.authorize(actor, Permission::CreateUser)?;
+        self.update_user(user, |u| u.roles = roles.clone())
+    }
+
+    fn update_user(&self, id: &UserId, change: impl Fn(&mut User)) -> Result<User, CoreError> {
+        self.retry(|| {
+            let found = self.store.user(id)?.ok_or(CoreError::UserNotFound)?;
+            let mut user = found.value;
+            change(&mut user);
+            user.updated_at = self.now();
+            self.store.commit(Commit {
+                writes: vec![Write::update(found.version, Record::User(user.clone()))],
+                events: vec![],
+            })?;
+            Ok(user)
+        })
+    }
+
+    /// Makes a user an agent (`livechat/users/agent`): adds the `livechat-agent` role and an
+    /// available agent profile. Needs `view-livechat-manager`. Adding an agent twice returns it.
+    pub fn add_agent(&self, actor: &Actor, username: &str) -> Result<Agent, CoreError> {
+        self.authorize(actor, Permission::ViewLivechatManager)?;
+        self.retry(|| {
+            let user = self.store.user_by_username(username)?.ok_or(CoreError::UserNotFound)?;
+            if let Some(existing) = self.store.agent(&user.value.id)? {
+                return Ok(existing.value);
+            }
+            let now = self.now();
+            let mut updated = user.value.clone();
+            updated.roles.insert(Role::livechat_agent());
+            updated.updated_at = now;
+            let agent = Agent {
+                id: user.value.id.clone(),
+                username: user.value.username.clone(),
+                availability: AgentAvailability::Available,
+                departments: BTreeSet::new(),
+                max_chats: 0,
+                active_chats: 0,
+                assigned_total: 0,
+                last_routed_at: None,
+                updated_at: now,
+            };
+            let event = agent_event(actor, now, &agent);
+            self.store.commit(Commit {
+                writes: vec![
+                    Write::update(user.version, Record::User(updated)),
+                    Write::create(Record::Agent(agent.clone())),
+                ],
+                events: vec![event],
+            })?;
+            Ok(agent)
+        })
+    }
+
+    /// Removes a user's agent profile and role. Conversations it serves stay served. Needs
+    /// `manage-livechat-agents`.
+    pub fn remove_agent(&self, actor: &Actor, agent_id: &UserId) -> Result<(), CoreError> {
+        self.authorize(actor, Permission::ManageLivechatAgents)?;
+        self.retry(|| {
+            let agent = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
+            let mut writes = vec![Write::delete(RecordKey::Agent(agent_id.clone()), agent.version)];
+            if let Some(user) = self.store.user(agent_id)? {
+                let mut updated = user.value;
+                updated.roles.retain(|r| r.as_str() != Role::LIVECHAT_AGENT);
+                updated.updated_at = self.now();
+                writes.push(Write::update(user.version, Record::User(updated)));
+            }
+            let event = NewEvent {
+                at: self.now(),
+                actor: actor.clone(),
+                inquiry: None,
+                kind: EventKind::AgentRemoved { agent: agent_id.clone() },
+            };
+            self.store.commit(Commit { writes, events: vec![event] })?;
+            Ok(())
+        })
+    }
+
+    /// Sets an agent's availability; `None` toggles available ↔ not-available
+    /// (`livechat/agent.status`). An agent may change its own with `view-l-room`; changing
+    /// another's needs `manage-livechat-agents`.
+    pub fn set_agent_availability(
+        &self,
+        actor: &Actor,
+        agent_id: &UserId,
+        availability: Option<AgentAvailability>,
+    ) -> Result<Agent, CoreError> {
+        let own = matches!(actor, Actor::User(id) if id == agent_id);
+        self.authorize(actor, if own { Permission::ViewLRoom } else { Permission::ManageLivechatAgents })?;
+        self.update_agent_with(actor, agent_id, |agent| {
+            agent.availability = availability.unwrap_or(match agent.availability {
+                AgentAvailability::Available => AgentAvailability::NotAvailable,
+                AgentAvailability::NotAvailable | AgentAvailability::Offline => AgentAvailability::Available,
+            });
+            Ok(())
+        })
+    }
+
+    /// Changes an agent's chat limit or departments. Needs `manage-livechat-agents`.
+    pub fn update_agent(&self, actor: &Actor, agent_id: &UserId, update: &AgentUpdate) -> Result<Agent, CoreError> {
+        self.authorize(actor, Permission::ManageLivechatAgents)?;
+        if let Some(departments) = &update.departments {
+            for department in departments {
+                self.store.department(department)?.ok_or(CoreError::DepartmentNotFound)?;
+            }
+        }
+        self.update_agent_with(actor, agent_id, |agent| {
+            if let Some(max) = update.max_chats {
+                agent.max_chats = max;
+            }
+            if let Some(departments) = &update.departments {
+                agent.departments = departments.clone();
+            }
+            Ok(())
+        })
+    }
+
+    fn update_agent_with(
+        &self,
+        actor: &Actor,
+        agent_id: &UserId,
+        change: impl Fn(&mut Agent) -> Result<(), CoreError>,
+    ) -> Result<Agent, CoreError> {
+        self.retry(|| {
+            let found = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
+            let mut agent = found.value;
+            change(&mut agent)?;
+            let now = self.now();
+            agent.updated_at = now;
+            let event = agent_event(actor, now, &agent);
+            self.store.commit(Commit {
+                writes: vec![Write::update(found.version, Record::Agent(agent.clone()))],
+                events: vec![event],
+            })?;
+            Ok(agent)
+        })
+    }
+
+    /// An agent by id, for the embedder (no permission check).
+    pub fn agent(&self, id: &UserId) -> Result<Option<Agent>, CoreError> {
+        Ok(self.store.agent(id)?.map(|a| a.value))
+    }
+
+    /// A page of agents by username. Needs `view-livechat-manager`.
+    pub fn list_agents(&self, actor: &Actor, offset: usize, count: usize) -> Result<Page<Agent>, CoreError> {
+        self.authorize(actor, Permission::ViewLivechatManager)?;
+        let mut agents: Vec<Agent> = self.store.agents()?.into_iter().map(|a| a.value).collect();
+        agents.sort_by(|a, b| a.username.cmp(&b.username).then_with(|| a.id.cmp(&b.id)));
+        Ok(paginate(agents, offset, count))
+    }
+
+    /// Creates a department with its agents (`livechat/department`). Needs
+    /// `manage-livechat-departments`. Names are unique regardless of case.
+    pub fn create_department(
+        &self,
+        actor: &Actor,
+        settings: &DepartmentSettings,
+        agents: &[UserId],
+    ) -> Result<(Department, Vec<Agent>), CoreError> {
+        self.authorize(actor, Permission::ManageLivechatDepartments)?;
+        let id = DepartmentId::generate(&mut rand::thread_rng());
+        let department = self.department_from(id, settings)?;
+        self.retry(|| {
+            let mut writes = vec![Write::create(Record::Department(department.clone()))];
+            let mut members = Vec::with_capacity(agents.len());
+            for agent_id in agents {
+                let found = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
+                let mut agent = found.value;
+                agent.departments.insert(department.id.clone());
+                agent.updated_at = department.updated_at;
+                writes.push(Write::update(found.version, Record::Agent(agent.clone())));
+                members.push(agent);
+            }
+            let event = NewEvent {
+                at: department.updated_at,
+                actor: actor.clone(),
+                inquiry: None,
+                kind: EventKind::DepartmentChanged { department: department.id.clone() },
+            };
+            self.store.commit(Commit { writes, events: vec![event] }).map_err(already_in_use)?;
+            Ok((department.clone(), members))
+        })
+    }
+
+    /// Replaces a department's settings. Needs `manage-livechat-departments`.
+    pub fn update_department(
+        &self,
+        actor: &Actor,
+        id: &DepartmentId,
+        settings: &DepartmentSettings,
+    ) -> Result<Department, CoreError> {
+        self.authorize(actor, Permission::ManageLivechatDepartments)?;
+        self.retry(|| {
+            let found = self.store.department(id)?.ok_or(CoreError::DepartmentNotFound)?;
+            let department = self.department_from(id.clone(), settings)?;
+            let event = NewEvent {
+                at: department.updated_at,
+                actor: actor.clone(),
+                inquiry: None,
+                kind: EventKind::DepartmentChanged { department: id.clone() },
+            };
+            self.store
+                .commit(Commit {
+                    writes: vec![Write::update(found.version, Record::Department(department.clone()))],
+                    events: vec![event],
+                })
+                .map_err(already_in_use)?;
+            Ok(department)
+        })
+    }
+
+    fn department_from(&self, id: DepartmentId, settings: &DepartmentSettings) -> Result<Department, CoreError> {
+        validate_text("name", &settings.name)?;
+        if let Some(fallback) = &settings.fallback {
+            if fallback == &id {
+                return Err(CoreError::invalid("fallbackForwardDepartment", "a department cannot fall back to itself"));
+            }
+            self.store.department(fallback)?.ok_or(CoreError::DepartmentNotFound)?;
+        }
+        Ok(Department {
+            id,
+            name: settings.name.clone(),
+            enabled: settings.enabled,
+            description: settings.description.clone(),
+            email: settings.email.clone(),
+            show_on_registration: settings.show_on_registration,
+            show_on_offline_form: settings.show_on_offline_form,
+            max_chats_per_agent: settings.max_chats_per_agent,
+            fallback: settings.fallback.clone(),
+            updated_at: self.now(),
+        })
+    }
+
+    /// A page of departments by name. Needs `view-l-room`.
+    pub fn list_departments(&self, actor: &Actor, offset: usize, count: usize) -> Result<Page<Department>, CoreError> {
+        self.authorize(actor, Permission::ViewLRoom)?;
+        let mut departments: Vec<Department> = self.store.departments()?.into_iter().map(|d| d.value).collect();
+        departments.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(paginate(departments, offset, count))
+    }
+
+    /// Registers a visitor, or updates the one with this token (`livechat/visitor`).
+    pub fn register_visitor(&self, details: &VisitorDetails) -> Result<Visitor, CoreError> {
+        validate_token(&details.token)?;
+        for (field, value) in [("name", &details.name), ("email", &details.email)] {
+            if let Some(value) = value {
+                validate_text(field, value)?;
+            }
+        }
+        let department = match &details.department {
+            Some(text) => Some(self.resolve_department(text)?.id),
+            None => None,
+        };
+        self.retry(|| {
+            let now = self.now();
+            let existing = self.store.visitor_by_token(&details.token)?;
+            let (write, visitor) = match existing {
+                Some(found) => {
+                    let mut visitor = found.value;
+                    visitor.name = details.name.clone().or(visitor.name);
+                    visitor.email = details.email.clone().or(visitor.email);
+                    visitor.department = department.clone().or(visitor.department);
+                    visitor.updated_at = now;
+                    (Write::update(found.version, Record::Visitor(visitor.clone())), visitor)
+                }
+                None => {
+                    let id = VisitorId::generate(&mut rand::thread_rng());
+                    let visitor = Visitor {
+                        username: format!("guest-{}", &id.as_str()[..8].to_lowercase()),
+                        id,
+                        token: details.token.clone(),
+                        name: details.name.clone(),
+                        email: details.email.clone(),
+                        department: department.clone(),
+                        status: VisitorStatus::Online,
+                        open_room: None,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    (Write::create(Record::Visitor(visitor.clone())), visitor)
+                }
+            };
+            self.store.commit(Commit { writes: vec![write], events: vec![] })?;
+            Ok(visitor)
+        })
+    }
+
+    /// The visitor's open conversation, or a new one whose inquiry enters the queue
+    /// (`GET livechat/room`). Two concurrent calls for one visitor open one room.
+    pub fn open_room(&self, token: &str, room: Option<RoomId>) -> Result<OpenedRoom, CoreError> {
+        self.retry(|| {
+            let visitor = self.store.visitor_by_token(token)?.ok_or(CoreError::VisitorNotFound)?;
+            if let Some(rid) = &visitor.value.open_room {
+                if let Some(inquiry) = self.store.inquiry_by_room(rid)? {
+                    if inquiry.value.status != InquiryStatus::Closed {
+                        return Ok(OpenedRoom { inquiry: inquiry.value, new_room: false });
+                    }
+                }
+            }
+            let name = visitor.value.name.clone().unwrap_or_else(|| visitor.value.username.clone());
+            let mut new = NewInquiry::new(visitor.value.summary(), name);
+            new.department = visitor.value.department.clone();
+            new.room = room.clone();
+            let (inquiry, mut commit) = self.plan_enqueue(&Actor::Visitor(token.to_owned()), &new)?;
+            let mut updated = visitor.value;
+            updated.open_room = Some(inquiry.rid.clone());
+            updated.updated_at = inquiry.ts;
+            commit.writes.push(Write::update(visitor.version, Record::Visitor(updated)));
+            self.store.commit(commit)?;
+            Ok(OpenedRoom { inquiry, new_room: true })
+        })
+    }
+
+    /// A visitor by token, for the embedder.
+    pub fn visitor_by_token(&self, token: &str) -> Result<Option<Visitor>, CoreError> {
+        Ok(self.store.visitor_by_token(token)?.map(|v| v.value))
+    }
+}
+
+fn agent_event(actor: &Actor, now: crate::time::Timestamp, agent: &Agent) -> NewEvent {
+    NewEvent {
+        at: now,
+        actor: actor.clone(),
+        inquiry: None,
+        kind: EventKind::AgentChanged { agent: agent.id.clone(), availability: agent.availability },
+    }
+}
+
+/// A unique-key clash reads better as Rocket.Chat's "… is already in use".
+fn already_in_use(error: StoreError) -> CoreError {
+    match error {
+        StoreError::Duplicate { key } => {
+            let what = match &key {
+                UniqueKey::Username(name) => name.clone(),
+                UniqueKey::Email(email) => email.clone(),
+                UniqueKey::DepartmentName(name) => name.clone(),
+                UniqueKey::Room(rid) => rid.to_string(),
+                UniqueKey::VisitorToken(_) => "token".to_owned(),
+            };
+            CoreError::AlreadyInUse { what }
+        }
+        other => CoreError::Store(other),
+    }
+}
+
+fn paginate<T>(items: Vec<T>, offset: usize, count: usize) -> Page<T> {
+    let total = items.len();
+    let items = items.into_iter().skip(offset).take(count.min(MAX_PAGE_SIZE)).collect();
+    Page { items, total }
+}
+
+/// Rocket.Chat's default `UTF8_User_Names_Validation`: `[0-9a-zA-Z-_.]+`.
+fn validate_username(username: &str) -> Result<(), CoreError> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid("username", "use 1 to 64 letters, digits, '-', '_' or '.'"))
+    }
+}
+
+fn validate_text(field: &'static str, value: &str) -> Result<(), CoreError> {
+    if value.trim().is_empty() || value.chars().count() > MAX_NAME_LEN {
+        return Err(CoreError::invalid(field, format!("must be 1 to {MAX_NAME_LEN} characters")));
+    }
+    Ok(())
+}
+
+fn validate_token(token: &str) -> Result<(), CoreError> {
+    if token.is_empty() || token.len() > 256 || token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(CoreError::invalid("token", "must be 1 to 256 visible characters"));
+    }
+    Ok(())
+}

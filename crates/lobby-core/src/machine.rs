@@ -1,0 +1,249 @@
+//! The inquiry state machine as a pure function: `(inquiry, transition, now) → inquiry'` or a
+//! typed error. Stores persist its results; they never decide a transition.
+//!
+//! ```text
+//!            release            take / assign
+//! queued ───────────────▶ open ───────────────▶ taken ──┐ transfer to agent
+//!   ▲                                             │ ▲────┘
+//!   └──────── return to queue / transfer to department ┘
+//! any non-closed state ── close ──▶ closed (terminal)
+//! ```
+
+use crate::ids::DepartmentId;
+use crate::model::{Inquiry, InquiryStatus, ServedBy};
+use crate::time::Timestamp;
+use crate::CoreError;
+
+/// What can happen to an inquiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// queued → open: released to agents.
+    Release,
+    /// open → taken by this agent.
+    Take { agent: ServedBy },
+    /// queued or open → taken in one step: routing assigned it directly.
+    Assign { agent: ServedBy },
+    /// taken → queued; the inquiry keeps its original `queuedAt`.
+    ReturnToQueue,
+    /// taken → taken, served by another agent.
+    TransferToAgent { agent: ServedBy },
+    /// taken → queued in another department's queue.
+    TransferToDepartment { department: DepartmentId },
+    /// any non-closed status → closed.
+    Close,
+}
+
+/// The name of a transition, for errors and events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransitionKind {
+    Release,
+    Take,
+    Assign,
+    ReturnToQueue,
+    TransferToAgent,
+    TransferToDepartment,
+    Close,
+}
+
+impl TransitionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Release => "release",
+            Self::Take => "take",
+            Self::Assign => "assign",
+            Self::ReturnToQueue => "return to queue",
+            Self::TransferToAgent => "transfer to an agent",
+            Self::TransferToDepartment => "transfer to a department",
+            Self::Close => "close",
+        }
+    }
+}
+
+impl std::fmt::Display for TransitionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Transition {
+    pub fn kind(&self) -> TransitionKind {
+        match self {
+            Self::Release => TransitionKind::Release,
+            Self::Take { .. } => TransitionKind::Take,
+            Self::Assign { .. } => TransitionKind::Assign,
+            Self::ReturnToQueue => TransitionKind::ReturnToQueue,
+            Self::TransferToAgent { .. } => TransitionKind::TransferToAgent,
+            Self::TransferToDepartment { .. } => TransitionKind::TransferToDepartment,
+            Self::Close => TransitionKind::Close,
+        }
+    }
+}
+
+/// Applies `transition` to `inquiry` at `now`. Every (status, transition) pair not drawn above is
+/// [`CoreError::IllegalTransition`]; taking an inquiry that is already taken is
+/// [`CoreError::InquiryAlreadyTaken`], the error Rocket.Chat clients expect.
+pub fn apply(inquiry: &Inquiry, transition: &Transition, now: Timestamp) -> Result<Inquiry, CoreError> {
+    use InquiryStatus::*;
+    let illegal = || CoreError::IllegalTransition { from: inquiry.status, transition: transition.kind() };
+    let mut next = inquiry.clone();
+    match (inquiry.status, transition) {
+        (Queued, Transition::Release) => next.status = Open,
+        (Open, Transition::Take { agent }) | (Queued | Open, Transition::Assign { agent }) => {
+            next.status = Taken;
+            next.served_by = Some(agent.clone());
+            next.taken_at = Some(now);
+        }
+        (Taken, Transition::Take { .. } | Transition::Assign { .. }) => return Err(CoreError::InquiryAlreadyTaken),
+        (Taken, Transition::ReturnToQueue) => {
+            next.status = Queued;
+            next.served_by = None;
+            next.taken_at = None;
+        }
+        (Taken, Transition::TransferToAgent { agent }) => {
+            if inquiry.served_by_id() == Some(&agent.id) {
+                return Err(CoreError::invalid("agent", "the inquiry is already served by this agent"));
+            }
+            next.served_by = Some(agent.clone());
+            next.taken_at = Some(now);
+        }
+        (Taken, Transition::TransferToDepartment { department }) => {
+            next.status = Queued;
+            next.department = Some(department.clone());
+            next.served_by = None;
+            next.taken_at = None;
+        }
+        (Queued | Open | Taken, Transition::Close) => next.status = Closed,
+        _ => return Err(illegal()),
+    }
+    next.updated_at = now;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{InquiryId, RoomId, UserId, VisitorId};
+    use crate::model::{PriorityWeight, RoomType, VisitorStatus, VisitorSummary, NO_SLA_MINUTES};
+
+    fn inquiry(status: InquiryStatus) -> Inquiry {
+        let ts = Timestamp::from_millis(1_000);
+        let served = (status == InquiryStatus::Taken).then(|| agent("a1"));
+        Inquiry {
+            id: InquiryId::new("i1").unwrap(),
+            rid: RoomId::new("r1").unwrap(),
+            name: "Visitor".into(),
+            message: String::new(),
+            ts,
+            status,
+            t: RoomType::Livechat,
+            department: None,
+            v: VisitorSummary {
+                id: VisitorId::new("v1").unwrap(),
+                username: "guest-1".into(),
+                token: "tok".into(),
+                status: VisitorStatus::Online,
+            },
+            default_agent: None,
+            priority_weight: PriorityWeight::UNSET,
+            estimated_waiting_time_queue: NO_SLA_MINUTES,
+            queued_at: Some(ts),
+            taken_at: served.as_ref().map(|s| s.ts),
+            served_by: served,
+            agents: None,
+            source: None,
+            updated_at: ts,
+        }
+    }
+
+    fn agent(id: &str) -> ServedBy {
+        ServedBy { id: UserId::new(id).unwrap(), username: id.into(), ts: Timestamp::from_millis(5) }
+    }
+
+    fn all_transitions() -> Vec<Transition> {
+        vec![
+            Transition::Release,
+            Transition::Take { agent: agent("a2") },
+            Transition::Assign { agent: agent("a2") },
+            Transition::ReturnToQueue,
+            Transition::TransferToAgent { agent: agent("a2") },
+            Transition::TransferToDepartment { department: DepartmentId::new("d2").unwrap() },
+            Transition::Close,
+        ]
+    }
+
+    /// The full table: every (status, transition) pair, with the expected resulting status or
+    /// error. A change to the machine has to change this table.
+    #[test]
+    fn every_status_and_transition_pair() {
+        use InquiryStatus::*;
+        use TransitionKind as K;
+        let expected = |status: InquiryStatus, kind: TransitionKind| -> Result<InquiryStatus, &'static str> {
+            match (status, kind) {
+                (Queued, K::Release) => Ok(Open),
+                (Open, K::Take) | (Queued | Open, K::Assign) => Ok(Taken),
+                (Taken, K::Take | K::Assign) => Err("taken"),
+                (Taken, K::ReturnToQueue | K::TransferToDepartment) => Ok(Queued),
+                (Taken, K::TransferToAgent) => Ok(Taken),
+                (Queued | Open | Taken, K::Close) => Ok(Closed),
+                _ => Err("illegal"),
+            }
+        };
+        let now = Timestamp::from_millis(9_000);
+        let mut pairs = 0;
+        for status in InquiryStatus::ALL {
+            for transition in all_transitions() {
+                pairs += 1;
+                let before = inquiry(status);
+                let result = apply(&before, &transition, now);
+                match (expected(status, transition.kind()), result) {
+                    (Ok(want), Ok(after)) => {
+                        assert_eq!(after.status, want, "{status:?} + {transition:?}");
+                        assert_eq!(after.updated_at, now);
+                        assert_eq!(after.queued_at, before.queued_at, "queuedAt is never reset");
+                        // servedBy is set exactly while taken, and kept on close as history.
+                        let keeps_agent = want == Taken || (want == Closed && before.served_by.is_some());
+                        assert_eq!(after.served_by.is_some(), keeps_agent, "{status:?} + {transition:?}");
+                    }
+                    (Err("taken"), Err(CoreError::InquiryAlreadyTaken)) => {}
+                    (Err("illegal"), Err(CoreError::IllegalTransition { from, transition: kind })) => {
+                        assert_eq!((from, kind), (status, transition.kind()));
+                    }
+                    (want, got) => panic!("{status:?} + {transition:?}: expected {want:?}, got {got:?}"),
+                }
+            }
+        }
+        assert_eq!(pairs, 28);
+    }
+
+    #[test]
+    fn take_records_the_agent_and_time_and_return_clears_them() {
+        let now = Timestamp::from_millis(2_000);
+        let taken = apply(&inquiry(InquiryStatus::Open), &Transition::Take { agent: agent("a9") }, now).unwrap();
+        assert_eq!(taken.served_by_id().unwrap().as_str(), "a9");
+        assert_eq!(taken.taken_at, Some(now));
+        let back = apply(&taken, &Transition::ReturnToQueue, now).unwrap();
+        assert_eq!((&back.served_by, back.taken_at), (&None, None));
+        assert_eq!(back.age_key(), Timestamp::from_millis(1_000));
+    }
+
+    #[test]
+    fn transfer_to_the_serving_agent_is_rejected() {
+        let taken = inquiry(InquiryStatus::Taken);
+        let err = apply(&taken, &Transition::TransferToAgent { agent: agent("a1") }, Timestamp::EPOCH).unwrap_err();
+        assert!(matches!(err, CoreError::InvalidInput { .. }));
+    }
+
+    #[test]
+    fn transfer_to_department_requeues_in_that_department() {
+        let department = DepartmentId::new("d2").unwrap();
+        let moved = apply(
+            &inquiry(InquiryStatus::Taken),
+            &Transition::TransferToDepartment { department: department.clone() },
+            Timestamp::EPOCH,
+        )
+        .unwrap();
+        assert_eq!(moved.department, Some(department));
+        assert_eq!(moved.served_by, None);
+    }
+}

@@ -1,0 +1,197 @@
+//! # lobby-memory
+//!
+//! A [`Store`] that keeps everything in memory behind one `parking_lot` read-write lock: reads
+//! share it, a commit takes it exclusively, so every commit is atomic and versions are checked
+//! against exactly what is there. Listings go through [`lobby_index::InquiryIndex`]: a page at
+//! any offset costs O(log n + page) and a total O(1). Nothing survives the process; use
+//! `lobby-sled` for that.
+//!
+//! ```
+//! use lobby_core::{Engine, Store};
+//! use lobby_memory::MemoryStore;
+//!
+//! let engine = Engine::new(MemoryStore::new());
+//! assert!(engine.store().subscribe().is_ok());
+//! ```
+
+use std::collections::HashMap;
+
+use lobby_core::{
+    plan_unique_keys, Commit, CommitReceipt, Event, EventQuery, EventSeq, FeedHub, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey,
+    Version, Versioned,
+};
+use lobby_index::{IndexConfig, InquiryIndex};
+use parking_lot::RwLock;
+
+/// The in-memory store. Share it between threads with an `Arc` (or through the `Engine`).
+pub struct MemoryStore {
+    state: RwLock<State>,
+    feed: FeedHub,
+}
+
+#[derive(Default)]
+struct State {
+    /// One map per [`RecordKind`], so scanning the few agents never walks the many inquiries.
+    records: [HashMap<RecordKey, Versioned<Record>>; 5],
+    unique: HashMap<UniqueKey, RecordKey>,
+    index: InquiryIndex,
+    events: Vec<Event>,
+    events_by_inquiry: HashMap<InquiryId, Vec<usize>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::with_index_config(IndexConfig::default())
+    }
+
+    pub fn with_index_config(config: IndexConfig) -> Self {
+        let state = State { index: InquiryIndex::new(config), ..State::default() };
+        Self { state: RwLock::new(state), feed: FeedHub::default() }
+    }
+}
+
+fn slot(kind: RecordKind) -> usize {
+    match kind {
+        RecordKind::Inquiry => 0,
+        RecordKind::User => 1,
+        RecordKind::Agent => 2,
+        RecordKind::Department => 3,
+        RecordKind::Visitor => 4,
+    }
+}
+
+impl State {
+    fn record(&self, key: &RecordKey) -> Option<&Versioned<Record>> {
+        self.records[slot(key.kind())].get(key)
+    }
+
+    fn inquiry(&self, id: &InquiryId) -> Option<&Inquiry> {
+        self.record(&RecordKey::Inquiry(id.clone())).and_then(|r| r.value.as_inquiry())
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        Ok(self.state.read().record(key).cloned())
+    }
+
+    fn find(&self, key: &UniqueKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        let state = self.state.read();
+        Ok(state.unique.get(key).and_then(|owner| state.record(owner)).cloned())
+    }
+
+    fn scan(&self, kind: RecordKind) -> Result<Vec<Versioned<Record>>, StoreError> {
+        let state = self.state.read();
+        let mut records: Vec<(&RecordKey, &Versioned<Record>)> = state.records[slot(kind)].iter().collect();
+        records.sort_by(|a, b| a.0.cmp(b.0));
+        Ok(records.into_iter().map(|(_, r)| r.clone()).collect())
+    }
+
+    fn list_inquiries(&self, query: &InquiryQuery) -> Result<Page<Inquiry>, StoreError> {
+        let state = self.state.read();
+        let (ids, total) = state.index.page(query);
+        let items = ids
+            .iter()
+            .map(|id| {
+                state.inquiry(id).cloned().ok_or_else(|| StoreError::Corrupt(format!("index names missing {id}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, total })
+    }
+
+    fn count_before(
+        &self,
+        filter: &InquiryFilter,
+        sort: InquirySort,
+        inquiry: &InquiryId,
+    ) -> Result<Option<usize>, StoreError> {
+        Ok(self.state.read().index.count_before(filter, sort, inquiry))
+    }
+
+    fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        commit.validate()?;
+        let mut state = self.state.write();
+        let mut versions = Vec::with_capacity(commit.writes.len());
+        for write in &commit.writes {
+            let current = state.record(&write.key).map(|r| r.version);
+            if current != write.expected {
+                return Err(StoreError::Conflict { key: write.key.clone() });
+            }
+            versions.push(match (current, &write.value) {
+                (Some(version), None) => version,
+                (Some(version), Some(_)) => version.next(),
+                (None, _) => Version::FIRST,
+            });
+        }
+        let changes = plan_unique_keys(
+            &commit.writes,
+            |key| Ok(state.record(key).map(|r| r.value.clone())),
+            |key| Ok(state.unique.get(key).cloned()),
+        )?;
+        // Checked: from here on nothing can fail, so the commit is all-or-nothing.
+        for key in &changes.release {
+            state.unique.remove(key);
+        }
+        for (key, owner) in changes.claim {
+            state.unique.insert(key, owner);
+        }
+        for (write, version) in commit.writes.into_iter().zip(&versions) {
+            let map = slot(write.key.kind());
+            match write.value {
+                Some(record) => {
+                    if let Record::Inquiry(inquiry) = &record {
+                        state.index.upsert(inquiry);
+                    }
+                    state.records[map].insert(write.key, Versioned { version: *version, value: record });
+                }
+                None => {
+                    if let RecordKey::Inquiry(id) = &write.key {
+                        state.index.remove(id);
+                    }
+                    state.records[map].remove(&write.key);
+                }
+            }
+        }
+        let mut events = Vec::with_capacity(commit.events.len());
+        for event in commit.events {
+            let event = Event { seq: EventSeq(state.events.len() as u64 + 1), event };
+            if let Some(id) = &event.event.inquiry {
+                let position = state.events.len();
+                state.events_by_inquiry.entry(id.clone()).or_default().push(position);
+            }
+            state.events.push(event.clone());
+            events.push(event);
+        }
+        // Published under the write lock, so subscribers see commits in sequence order.
+        self.feed.publish(&events);
+        Ok(CommitReceipt { versions, events })
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let state = self.state.read();
+        let matching: Box<dyn Iterator<Item = &Event>> = match &query.inquiry {
+            Some(id) => {
+                Box::new(state.events_by_inquiry.get(id).into_iter().flatten().map(|&position| &state.events[position]))
+            }
+            None => {
+                let start = usize::try_from(query.after.0).unwrap_or(usize::MAX).min(state.events.len());
+                Box::new(state.events[start..].iter())
+            }
+        };
+        Ok(matching.filter(|e| query.matches(e)).take(query.limit).cloned().collect())
+    }
+
+    fn subscribe(&self) -> Result<Subscription, StoreError> {
+        // Taking the read lock orders the subscription against commits: it sees every commit
+        // that starts after this returns.
+        let _state = self.state.read();
+        Ok(self.feed.subscribe())
+    }
+}
