@@ -1,0 +1,551 @@
+//! # lobby-sled
+//!
+//! A durable, embedded [`Store`] on [sled](https://docs.rs/sled/0.34) 0.34: the default for a
+//! single Lobby server that keeps its data on local disk.
+//!
+//! Every [`Commit`] is checked (versions, unique keys) under one in-process lock and applied in
+//! one sled transaction across all trees, so after a crash a commit is either entirely there or
+//! entirely absent. With [`Durability::FlushEveryCommit`] (the default) a commit is flushed to
+//! disk before [`Store::commit`] returns; with [`Durability::Periodic`] sled flushes in the
+//! background and the last ~500 ms of acknowledged commits can be lost on power loss or kill.
+//!
+//! Listings use the same in-memory [`lobby_index::InquiryIndex`] as `lobby-memory`, rebuilt
+//! from disk at open (see `docs/stores.md` for the cost), so a page at any offset costs
+//! O(log n + page) and totals are O(1); only the 50-odd records on the page are read from disk.
+//!
+//! sled allows one process per database: a second [`SledStore::open`] of the same path fails
+//! with [`SledError::Locked`].
+//!
+//! ```
+//! use lobby_core::{Actor, Engine, ListRequest, NewInquiry, VisitorId, VisitorStatus, VisitorSummary};
+//! use lobby_sled::SledStore;
+//!
+//! let engine = Engine::new(SledStore::temporary()?);
+//! let visitor = VisitorSummary {
+//!     id: VisitorId::new("v1")?,
+//!     username: "guest-1".into(),
+//!     token: "token-1".into(),
+//!     status: VisitorStatus::Online,
+//! };
+//! let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, "Marcos"))?;
+//! engine.dispatch(&Actor::System)?; // manual selection: releases it to agents
+//! let page = engine.list(&Actor::System, &ListRequest::default())?;
+//! assert_eq!((page.total, page.items[0].id.clone()), (1, inquiry.id));
+//! engine.store().check_integrity()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod codec;
+mod integrity;
+
+use std::path::{Path, PathBuf};
+
+use lobby_core::{
+    plan_unique_keys, Commit, CommitReceipt, Event, EventQuery, EventSeq, FeedHub, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey,
+    Version, Versioned,
+};
+use lobby_index::InquiryIndex;
+use parking_lot::{Mutex, RwLock};
+use sled::transaction::{TransactionError, Transactional};
+
+pub use integrity::IntegrityReport;
+
+/// How long sled's background flusher waits between flushes. Its default; named because the
+/// [`Durability::Periodic`] guarantee is stated in terms of it.
+const BACKGROUND_FLUSH_MS: u64 = 500;
+
+/// The on-disk layout this code reads and writes, stored in `meta`.
+const FORMAT_VERSION: u64 = 1;
+const META_FORMAT: &[u8] = b"format-version";
+/// The sequence number the next event gets. Kept apart from the events themselves so numbers are
+/// never reused even if old events are one day pruned.
+const META_NEXT_SEQ: &[u8] = b"next-event-seq";
+
+/// When an acknowledged commit is on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `commit` returns only after sled has flushed (and fsynced) the commit. Survives a kill or
+    /// a power loss. Costs one flush per commit.
+    #[default]
+    FlushEveryCommit,
+    /// sled flushes in the background about every 500 ms. Acknowledged commits from the last
+    /// ~500 ms may be lost on power loss or kill (never partially: each commit is atomic);
+    /// trades durability for throughput.
+    Periodic,
+}
+
+/// How to open a [`SledStore`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SledConfig {
+    pub durability: Durability,
+}
+
+/// Everything that can go wrong in this crate. At the [`Store`] boundary these become
+/// [`StoreError::Corrupt`] (bad data) or [`StoreError::Backend`] (everything else).
+#[derive(Debug, thiserror::Error)]
+pub enum SledError {
+    /// sled takes an exclusive file lock: only one process (one open store) per database.
+    #[error("the database at {} is in use by another process (sled allows one process per database): {detail}", path.display())]
+    Locked { path: PathBuf, detail: String },
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("sled failed: {0}")]
+    Sled(#[source] sled::Error),
+    /// A stored value that cannot be decoded, or that contradicts its key.
+    #[error("corrupt data at {location}: {reason}")]
+    Corrupt { location: String, reason: String },
+    /// Stored values decode, but disagree with each other or with the in-memory index.
+    #[error("inconsistent store: {0}")]
+    Inconsistent(String),
+    /// The on-disk layout is from an unknown (newer) version of this crate.
+    #[error("unsupported database format {found} (this build reads format {FORMAT_VERSION})")]
+    UnsupportedFormat { found: u64 },
+    /// A commit was applied but its flush failed, so whether it is durable is unknown; the
+    /// store refuses further commits until it is reopened.
+    #[error("the store stopped accepting commits after an earlier failure; reopen it: {0}")]
+    Failed(String),
+}
+
+impl From<sled::Error> for SledError {
+    fn from(error: sled::Error) -> Self {
+        match error {
+            sled::Error::Corruption { at, .. } => SledError::Corrupt {
+                location: at.map_or_else(|| "sled log".to_owned(), |at| format!("sled log at {at:?}")),
+                reason: "sled detected corruption".to_owned(),
+            },
+            other => SledError::Sled(other),
+        }
+    }
+}
+
+impl From<SledError> for StoreError {
+    fn from(error: SledError) -> Self {
+        match error {
+            SledError::Corrupt { .. } | SledError::Inconsistent(_) | SledError::UnsupportedFormat { .. } => {
+                StoreError::Corrupt(error.to_string())
+            }
+            _ => StoreError::Backend(error.to_string()),
+        }
+    }
+}
+
+struct Trees {
+    /// `kind/id` → JSON `{version, record}`.
+    records: sled::Tree,
+    /// `kind/value` → the owner's `kind/id`.
+    unique: sled::Tree,
+    /// Big-endian sequence number → JSON event.
+    events: sled::Tree,
+    /// Length-prefixed inquiry id + big-endian sequence number → nothing; makes an inquiry's
+    /// history a prefix scan instead of a scan of every event.
+    events_by_inquiry: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// What only a committer touches, behind the commit lock.
+struct CommitState {
+    next_seq: u64,
+    /// Set when a commit got into sled but its outcome could not be confirmed; from then on
+    /// memory and disk may disagree, so no more commits until the store is reopened.
+    failed: Option<String>,
+}
+
+/// A [`Store`] on a sled database. Share it between threads with an `Arc` (or through the
+/// `Engine`).
+pub struct SledStore {
+    db: sled::Db,
+    trees: Trees,
+    durability: Durability,
+    path: PathBuf,
+    /// Serialises commits: versions and unique keys are checked against exactly what is on disk.
+    commit: Mutex<CommitState>,
+    /// The index of every inquiry. Its write lock is held while a commit is applied to sled and
+    /// to the index, so a reader holding the read lock sees disk and index agree — a listing never
+    /// pairs ids from one state with records from another.
+    index: RwLock<InquiryIndex>,
+    feed: FeedHub,
+    /// Last, so the database is closed before its directory is removed.
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in the directory `path` and loads every inquiry's sort
+    /// and filter fields into memory. Fails with [`SledError::Locked`] if another process has it
+    /// open.
+    pub fn open(path: impl AsRef<Path>, config: SledConfig) -> Result<SledStore, SledError> {
+        Self::open_in(path.as_ref(), config, None)
+    }
+
+    /// A store in a fresh temporary directory that is removed when the store is dropped. For
+    /// tests and examples; it uses [`Durability::Periodic`], since its data dies with it anyway.
+    pub fn temporary() -> Result<SledStore, SledError> {
+        let dir = tempfile::Builder::new()
+            .prefix("lobby-sled-")
+            .tempdir()
+            .map_err(|source| SledError::Io { path: std::env::temp_dir(), source })?;
+        let path = dir.path().to_owned();
+        Self::open_in(&path, SledConfig { durability: Durability::Periodic }, Some(dir))
+    }
+
+    fn open_in(path: &Path, config: SledConfig, temp_dir: Option<tempfile::TempDir>) -> Result<SledStore, SledError> {
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
+            .open()
+            .map_err(|error| open_error(path, error))?;
+        let trees = Trees {
+            records: db.open_tree("records")?,
+            unique: db.open_tree("unique")?,
+            events: db.open_tree("events")?,
+            events_by_inquiry: db.open_tree("events_by_inquiry")?,
+            meta: db.open_tree("meta")?,
+        };
+        match trees.meta.get(META_FORMAT)? {
+            Some(found) => {
+                let found = codec::decode_seq("meta/format-version", &found)?;
+                if found != FORMAT_VERSION {
+                    return Err(SledError::UnsupportedFormat { found });
+                }
+            }
+            None => {
+                trees.meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        let next_seq = next_event_seq(&trees)?;
+        let mut index = InquiryIndex::default();
+        for entry in trees.records.scan_prefix(codec::kind_prefix(RecordKind::Inquiry)) {
+            let (key, value) = entry?;
+            match codec::decode_record(&key, &value)?.value {
+                Record::Inquiry(inquiry) => index.upsert(&inquiry),
+                other => {
+                    return Err(SledError::Corrupt {
+                        location: format!("records/{}", String::from_utf8_lossy(&key)),
+                        reason: format!("holds a {} record", other.kind().as_str()),
+                    })
+                }
+            }
+        }
+        Ok(SledStore {
+            db,
+            trees,
+            durability: config.durability,
+            path: path.to_owned(),
+            commit: Mutex::new(CommitState { next_seq, failed: None }),
+            index: RwLock::new(index),
+            feed: FeedHub::default(),
+            _temp_dir: temp_dir,
+        })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Writes everything committed so far to disk. Only useful with [`Durability::Periodic`]:
+    /// under `FlushEveryCommit` every acknowledged commit already is.
+    pub fn flush(&self) -> Result<(), SledError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes sled uses on disk (its log and snapshot files).
+    pub fn size_on_disk(&self) -> Result<u64, SledError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Reads everything and checks that it hangs together; see [`IntegrityReport`] for what is
+    /// checked. O(records + events); commits wait while it runs. Any inconsistency is an error
+    /// describing the first one found.
+    pub fn check_integrity(&self) -> Result<IntegrityReport, SledError> {
+        // Lock order as in a commit (commit lock, then index), so the two cannot deadlock.
+        let state = self.commit.lock();
+        let index = self.index.read();
+        integrity::check(&self.trees, &index, state.next_seq)
+    }
+
+    fn read_record(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, SledError> {
+        let path = codec::record_key(key);
+        self.trees.records.get(&path)?.map(|bytes| codec::decode_record(&path, &bytes)).transpose()
+    }
+
+    fn read_owner(&self, key: &UniqueKey) -> Result<Option<RecordKey>, SledError> {
+        let path = codec::unique_key(key);
+        self.trees.unique.get(&path)?.map(|bytes| codec::decode_owner(&path, &bytes)).transpose()
+    }
+
+    fn read_event(&self, seq: u64) -> Result<Option<Event>, SledError> {
+        let key = codec::event_key(seq);
+        self.trees.events.get(key)?.map(|bytes| codec::decode_event(&key, &bytes)).transpose()
+    }
+
+    fn commit_inner(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        commit.validate()?;
+        let mut state = self.commit.lock();
+        if let Some(reason) = &state.failed {
+            return Err(SledError::Failed(reason.clone()).into());
+        }
+
+        // Check. Only committers write and they hold `state`, so what is read here stays true
+        // until the transaction below.
+        let mut current = Vec::with_capacity(commit.writes.len());
+        let mut versions = Vec::with_capacity(commit.writes.len());
+        for write in &commit.writes {
+            let found = self.read_record(&write.key)?;
+            let version = found.as_ref().map(|r| r.version);
+            if version != write.expected {
+                return Err(StoreError::Conflict { key: write.key.clone() });
+            }
+            versions.push(match (version, &write.value) {
+                (Some(version), None) => version,
+                (Some(version), Some(_)) => version.next(),
+                (None, _) => Version::FIRST,
+            });
+            current.push(found.map(|r| r.value));
+        }
+        let changes = plan_unique_keys(
+            &commit.writes,
+            |key| {
+                let position = commit.writes.iter().position(|w| &w.key == key);
+                Ok(position.and_then(|p| current[p].clone()))
+            },
+            |key| self.read_owner(key).map_err(StoreError::from),
+        )?;
+
+        // Encode everything before the transaction: sled may run its closure more than once.
+        let mut records = sled::Batch::default();
+        for (write, version) in commit.writes.iter().zip(&versions) {
+            let key = codec::record_key(&write.key);
+            match &write.value {
+                Some(record) => records.insert(key, codec::encode_record(*version, record)?),
+                None => records.remove(key),
+            }
+        }
+        // Releases first: a key moving between two records of this commit ends up claimed.
+        let mut unique = sled::Batch::default();
+        for key in &changes.release {
+            unique.remove(codec::unique_key(key));
+        }
+        for (key, owner) in &changes.claim {
+            unique.insert(codec::unique_key(key), codec::record_key(owner));
+        }
+        let mut events = Vec::with_capacity(commit.events.len());
+        let mut event_batch = sled::Batch::default();
+        let mut by_inquiry = sled::Batch::default();
+        for (offset, event) in commit.events.into_iter().enumerate() {
+            let event = Event { seq: EventSeq(state.next_seq + offset as u64), event };
+            event_batch.insert(&codec::event_key(event.seq.0), codec::encode_event(&event)?);
+            if let Some(id) = &event.event.inquiry {
+                by_inquiry.insert(codec::inquiry_event_key(id, event.seq.0), &[]);
+            }
+            events.push(event);
+        }
+        let next_seq = state.next_seq + events.len() as u64;
+        let mut meta = sled::Batch::default();
+        meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes());
+
+        // Apply: sled and the index change together under the index's write lock.
+        {
+            let mut index = self.index.write();
+            let trees = &self.trees;
+            let applied: Result<(), TransactionError<()>> =
+                (&trees.records, &trees.unique, &trees.events, &trees.events_by_inquiry, &trees.meta).transaction(
+                    |(records_tx, unique_tx, events_tx, by_inquiry_tx, meta_tx)| {
+                        records_tx.apply_batch(&records)?;
+                        unique_tx.apply_batch(&unique)?;
+                        events_tx.apply_batch(&event_batch)?;
+                        by_inquiry_tx.apply_batch(&by_inquiry)?;
+                        meta_tx.apply_batch(&meta)?;
+                        Ok(())
+                    },
+                );
+            if let Err(error) = applied {
+                // sled's transactions are all-or-nothing, but after a storage error we cannot be
+                // sure what the log holds; refuse to build on it.
+                let reason = match error {
+                    TransactionError::Storage(error) => SledError::from(error).to_string(),
+                    TransactionError::Abort(()) => "transaction aborted".to_owned(),
+                };
+                state.failed = Some(reason.clone());
+                return Err(StoreError::Backend(format!("commit failed: {reason}")));
+            }
+            for write in &commit.writes {
+                match (&write.key, &write.value) {
+                    (_, Some(Record::Inquiry(inquiry))) => index.upsert(inquiry),
+                    (RecordKey::Inquiry(id), None) => index.remove(id),
+                    _ => {}
+                }
+            }
+        }
+        state.next_seq = next_seq;
+
+        // Made visible before the flush so readers never wait on an fsync; a reader may thus see
+        // a commit a few milliseconds before it is acknowledged (and lose it if the process dies
+        // in between — it was never acknowledged, so no one was promised it).
+        if self.durability == Durability::FlushEveryCommit {
+            if let Err(error) = self.db.flush() {
+                let reason = format!("flush after a commit failed, so it may not be durable: {error}");
+                state.failed = Some(reason.clone());
+                return Err(StoreError::Backend(reason));
+            }
+        }
+        // Under the commit lock, so subscribers see sequence order; after the flush, so a feed
+        // only ever carries durable events.
+        self.feed.publish(&events);
+        Ok(CommitReceipt { versions, events })
+    }
+}
+
+fn open_error(path: &Path, error: sled::Error) -> SledError {
+    if let sled::Error::Io(io) = &error {
+        let text = io.to_string();
+        if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("could not acquire lock") {
+            return SledError::Locked { path: path.to_owned(), detail: text };
+        }
+    }
+    error.into()
+}
+
+/// The larger of what `meta` says and one past the last stored event: they are written in the
+/// same transaction, but the log is the ground truth for "never reuse a number".
+fn next_event_seq(trees: &Trees) -> Result<u64, SledError> {
+    let from_meta = match trees.meta.get(META_NEXT_SEQ)? {
+        Some(bytes) => codec::decode_seq("meta/next-event-seq", &bytes)?,
+        None => 1,
+    };
+    let from_log = match trees.events.last()? {
+        Some((key, _)) => codec::decode_seq("events", &key)?.saturating_add(1),
+        None => 1,
+    };
+    Ok(from_meta.max(from_log).max(1))
+}
+
+impl Store for SledStore {
+    fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        // One sled read is atomic against a commit's transaction; no lock needed.
+        Ok(self.read_record(key)?)
+    }
+
+    fn find(&self, key: &UniqueKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        // Two reads: hold off commits so the owner cannot change in between.
+        let _index = self.index.read();
+        let Some(owner) = self.read_owner(key)? else { return Ok(None) };
+        let record = self
+            .read_record(&owner)?
+            .ok_or_else(|| SledError::Inconsistent(format!("{key} belongs to {owner}, which does not exist")))?;
+        if !record.value.unique_keys().contains(key) {
+            return Err(SledError::Inconsistent(format!("{key} belongs to {owner}, which does not claim it")).into());
+        }
+        Ok(Some(record))
+    }
+
+    fn scan(&self, kind: RecordKind) -> Result<Vec<Versioned<Record>>, StoreError> {
+        let _index = self.index.read();
+        let mut found = Vec::new();
+        for entry in self.trees.records.scan_prefix(codec::kind_prefix(kind)) {
+            let (key, value) = entry.map_err(SledError::from)?;
+            found.push(codec::decode_record(&key, &value)?);
+        }
+        Ok(found)
+    }
+
+    fn list_inquiries(&self, query: &InquiryQuery) -> Result<Page<Inquiry>, StoreError> {
+        let index = self.index.read();
+        let (ids, total) = index.page(query);
+        let mut items = Vec::with_capacity(ids.len());
+        for id in &ids {
+            match self.read_record(&RecordKey::Inquiry(id.clone()))? {
+                Some(Versioned { value: Record::Inquiry(inquiry), .. }) => items.push(inquiry),
+                // decode_record checked that the record under an inquiry key is that inquiry.
+                Some(_) => return Err(SledError::Inconsistent(format!("{id} is not an inquiry")).into()),
+                None => {
+                    return Err(SledError::Inconsistent(format!("the index lists {id}, which is not stored")).into())
+                }
+            }
+        }
+        Ok(Page { items, total })
+    }
+
+    fn count_before(
+        &self,
+        filter: &InquiryFilter,
+        sort: InquirySort,
+        inquiry: &InquiryId,
+    ) -> Result<Option<usize>, StoreError> {
+        Ok(self.index.read().count_before(filter, sort, inquiry))
+    }
+
+    fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        self.commit_inner(commit)
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let _index = self.index.read();
+        let mut found = Vec::new();
+        if query.limit == 0 {
+            return Ok(found);
+        }
+        let Some(first) = query.after.0.checked_add(1) else { return Ok(found) };
+        match &query.inquiry {
+            Some(id) => {
+                let prefix = codec::inquiry_events_prefix(id);
+                let start = codec::inquiry_event_key(id, first);
+                for entry in self.trees.events_by_inquiry.range(start..) {
+                    let (key, _) = entry.map_err(SledError::from)?;
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    let (_, seq) = codec::decode_inquiry_event_key(&key)?;
+                    let event = self.read_event(seq)?.ok_or_else(|| {
+                        SledError::Inconsistent(format!("events_by_inquiry names event {seq}, which is not stored"))
+                    })?;
+                    if query.matches(&event) {
+                        found.push(event);
+                        if found.len() == query.limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            None => {
+                for entry in self.trees.events.range(codec::event_key(first)..) {
+                    let (key, value) = entry.map_err(SledError::from)?;
+                    let event = codec::decode_event(&key, &value)?;
+                    if query.matches(&event) {
+                        found.push(event);
+                        if found.len() == query.limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn subscribe(&self) -> Result<Subscription, StoreError> {
+        // Events are published under the commit lock; subscribing under it too means the feed
+        // starts exactly between two commits.
+        let _state = self.commit.lock();
+        Ok(self.feed.subscribe())
+    }
+}

@@ -1,0 +1,445 @@
+//! The store contract on sled, focused on what a disk adds: versions and unique keys that
+//! survive a reopen, all-or-nothing commits, locking, and refusing corrupt data without panicking.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{agent, inquiry, user};
+use lobby_core::{
+    Actor, Commit, DepartmentFilter, Direction, Engine, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter,
+    InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent, NewUser, Record, RecordKey, RecordKind,
+    ReservationFilter, SortField, StatusSet, Store, StoreError, StoreExt, Timestamp, UniqueKey, UserId, Version, Write,
+};
+use lobby_sled::{Durability, SledConfig, SledError, SledStore};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+fn durable(dir: &std::path::Path) -> SledStore {
+    SledStore::open(dir, SledConfig::default()).expect("open")
+}
+
+fn event(inquiry: Option<&Inquiry>) -> NewEvent {
+    NewEvent {
+        at: Timestamp::EPOCH,
+        actor: Actor::System,
+        inquiry: inquiry.map(|i| i.id.clone()),
+        kind: EventKind::Enqueued { department: None },
+    }
+}
+
+fn create(store: &SledStore, record: Record) -> Version {
+    store.commit(Commit { writes: vec![Write::create(record)], events: vec![] }).expect("create").versions[0]
+}
+
+#[test]
+fn versions_count_writes_and_stale_writes_conflict() {
+    let store = SledStore::temporary().unwrap();
+    let a = inquiry(1, InquiryStatus::Queued, None);
+    assert_eq!(create(&store, Record::Inquiry(a.clone())), Version(1));
+
+    let mut open = a.clone();
+    open.status = InquiryStatus::Open;
+    let receipt =
+        store.commit(Commit { writes: vec![Write::update(Version(1), Record::Inquiry(open.clone()))], events: vec![] });
+    assert_eq!(receipt.unwrap().versions, vec![Version(2)]);
+
+    let stale =
+        store.commit(Commit { writes: vec![Write::update(Version(1), Record::Inquiry(a.clone()))], events: vec![] });
+    assert_eq!(stale, Err(StoreError::Conflict { key: RecordKey::Inquiry(a.id.clone()) }));
+    let again = store.commit(Commit { writes: vec![Write::create(Record::Inquiry(a.clone()))], events: vec![] });
+    assert!(matches!(again, Err(StoreError::Conflict { .. })));
+
+    let found = store.get(&RecordKey::Inquiry(a.id.clone())).unwrap().unwrap();
+    assert_eq!((found.version, found.value), (Version(2), Record::Inquiry(open)));
+
+    let deleted = store
+        .commit(Commit { writes: vec![Write::delete(RecordKey::Inquiry(a.id.clone()), Version(2))], events: vec![] });
+    assert_eq!(deleted.unwrap().versions, vec![Version(2)]);
+    assert_eq!(store.get(&RecordKey::Inquiry(a.id.clone())).unwrap(), None);
+    assert_eq!(store.find(&UniqueKey::Room(a.rid.clone())).unwrap(), None);
+    assert_eq!(store.list_inquiries(&all(InquirySort::default())).unwrap().total, 0);
+    // Recreated after a delete, it starts over at version 1.
+    assert_eq!(create(&store, Record::Inquiry(a)), Version(1));
+    store.check_integrity().unwrap();
+}
+
+#[test]
+fn unique_keys_are_enforced_released_and_moved() {
+    let store = SledStore::temporary().unwrap();
+    create(&store, Record::User(user("u1", "Alice", Some("alice@example.com"))));
+    let clash =
+        store.commit(Commit { writes: vec![Write::create(Record::User(user("u2", "alice", None)))], events: vec![] });
+    assert_eq!(clash, Err(StoreError::Duplicate { key: UniqueKey::username("alice") }));
+    let twice = store.commit(Commit {
+        writes: vec![
+            Write::create(Record::User(user("u3", "carol", None))),
+            Write::create(Record::User(user("u4", "CAROL", None))),
+        ],
+        events: vec![],
+    });
+    assert!(matches!(twice, Err(StoreError::Duplicate { .. })));
+    assert_eq!(store.get(&RecordKey::User(UserId::new("u3").unwrap())).unwrap(), None);
+
+    // Renaming releases the old name; one commit can hand a name from one user to another.
+    let renamed = user("u1", "alicia", Some("alice@example.com"));
+    let takes_old_name = user("u2", "alice", None);
+    store
+        .commit(Commit {
+            writes: vec![
+                Write::update(Version(1), Record::User(renamed.clone())),
+                Write::create(Record::User(takes_old_name.clone())),
+            ],
+            events: vec![],
+        })
+        .unwrap();
+    assert_eq!(store.user_by_username("ALICE").unwrap().unwrap().value, takes_old_name);
+    assert_eq!(store.user_by_username("alicia").unwrap().unwrap().value, renamed);
+    assert_eq!(store.find(&UniqueKey::email("Alice@Example.com")).unwrap().unwrap().value, Record::User(renamed));
+    let report = store.check_integrity().unwrap();
+    assert_eq!((report.users, report.unique_keys), (2, 3));
+}
+
+#[test]
+fn a_commit_with_one_bad_write_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = durable(dir.path());
+    let a = inquiry(1, InquiryStatus::Queued, None);
+    store
+        .commit(Commit { writes: vec![Write::create(Record::Inquiry(a.clone()))], events: vec![event(Some(&a))] })
+        .unwrap();
+    let b = inquiry(2, InquiryStatus::Queued, None);
+    let mut a_open = a.clone();
+    a_open.status = InquiryStatus::Open;
+    for bad in [
+        // The second write is stale.
+        Write::update(Version(7), Record::Inquiry(a_open.clone())),
+        // The second write claims a room that is taken.
+        Write::create(Record::Inquiry(Inquiry { rid: a.rid.clone(), ..inquiry(3, InquiryStatus::Open, None) })),
+    ] {
+        let result = store.commit(Commit {
+            writes: vec![Write::create(Record::Inquiry(b.clone())), bad],
+            events: vec![event(Some(&b)), event(None)],
+        });
+        assert!(result.is_err());
+        assert_eq!(store.get(&RecordKey::Inquiry(b.id.clone())).unwrap(), None);
+        assert_eq!(store.find(&UniqueKey::Room(b.rid.clone())).unwrap(), None);
+        assert_eq!(store.inquiry(&a.id).unwrap().unwrap().value, a);
+        assert_eq!(store.events(&EventQuery { limit: 10, ..EventQuery::default() }).unwrap().len(), 1);
+        assert_eq!(store.list_inquiries(&all(InquirySort::default())).unwrap().total, 1);
+    }
+    // Malformed commits are refused before anything is read.
+    let invalid = store.commit(Commit {
+        writes: vec![Write { key: RecordKey::Inquiry(b.id.clone()), expected: None, value: Some(Record::Inquiry(a)) }],
+        events: vec![],
+    });
+    assert!(matches!(invalid, Err(StoreError::InvalidCommit(_))));
+    // The next event still gets the next number: failed commits consume none.
+    let receipt = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap();
+    assert_eq!(receipt.events[0].seq, EventSeq(2));
+    store.check_integrity().unwrap();
+}
+
+#[test]
+fn reopening_keeps_records_versions_keys_events_and_numbering() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = inquiry(1, InquiryStatus::Open, Some("sales"));
+    {
+        let store = durable(dir.path());
+        create(&store, Record::Department(department("sales")));
+        store
+            .commit(Commit { writes: vec![Write::create(Record::Inquiry(a.clone()))], events: vec![event(Some(&a))] })
+            .unwrap();
+        let mut taken = a.clone();
+        taken.status = InquiryStatus::Taken;
+        taken.served_by = inquiry(1, InquiryStatus::Taken, None).served_by;
+        store
+            .commit(Commit {
+                writes: vec![
+                    Write::update(Version(1), Record::Inquiry(taken)),
+                    Write::create(Record::Agent(agent("agent-1", 1))),
+                ],
+                events: vec![event(Some(&a)), event(None)],
+            })
+            .unwrap();
+    }
+    let store = durable(dir.path());
+    let found = store.inquiry(&a.id).unwrap().unwrap();
+    assert_eq!((found.version, found.value.status), (Version(2), InquiryStatus::Taken));
+    assert_eq!(store.inquiry_by_room(&a.rid).unwrap().unwrap().value.id, a.id);
+    assert_eq!(store.agents().unwrap().len(), 1);
+    let taken = InquiryQuery { filter: InquiryFilter::status(InquiryStatus::Taken), ..all(InquirySort::default()) };
+    assert_eq!(store.list_inquiries(&taken).unwrap().total, 1);
+    let history =
+        store.events(&EventQuery { inquiry: Some(a.id.clone()), limit: 10, ..EventQuery::default() }).unwrap();
+    assert_eq!(history.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![1, 2]);
+    let receipt = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap();
+    assert_eq!(receipt.events[0].seq, EventSeq(4));
+    let report = store.check_integrity().unwrap();
+    assert_eq!((report.inquiries, report.taken_inquiries, report.events, report.next_event_seq), (1, 1, 4, 5));
+}
+
+fn department(id: &str) -> lobby_core::Department {
+    lobby_core::Department {
+        id: lobby_core::DepartmentId::new(id).unwrap(),
+        name: id.to_uppercase(),
+        enabled: true,
+        description: String::new(),
+        email: String::new(),
+        show_on_registration: true,
+        show_on_offline_form: true,
+        max_chats_per_agent: 0,
+        fallback: None,
+        updated_at: Timestamp::EPOCH,
+    }
+}
+
+fn all(sort: InquirySort) -> InquiryQuery {
+    InquiryQuery {
+        filter: InquiryFilter {
+            statuses: StatusSet::ALL,
+            departments: DepartmentFilter::Any,
+            reservation: ReservationFilter::Any,
+        },
+        sort,
+        offset: 0,
+        limit: usize::MAX,
+    }
+}
+
+#[test]
+fn listings_match_the_reference_before_and_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut model: HashMap<InquiryId, (Version, Inquiry)> = HashMap::new();
+    {
+        let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+        // check_integrity holds inquiries to the engine's rules: their departments exist.
+        create(&store, Record::Department(department("d1")));
+        create(&store, Record::Department(department("d2")));
+        for round in 0..300u32 {
+            let n = rng.gen_range(0..120u32);
+            let status = InquiryStatus::ALL[rng.gen_range(0..4)];
+            let department = [None, Some("d1"), Some("d2")][rng.gen_range(0..3)];
+            let mut next = inquiry(n, status, department);
+            next.updated_at = Timestamp::from_millis(i64::from(round));
+            let id = next.id.clone();
+            let write = match model.get(&id) {
+                Some((version, _)) => Write::update(*version, Record::Inquiry(next.clone())),
+                None => Write::create(Record::Inquiry(next.clone())),
+            };
+            let version = store.commit(Commit { writes: vec![write], events: vec![] }).unwrap().versions[0];
+            model.insert(id, (version, next));
+            if round % 50 == 0 {
+                check_queries(&store, &model, &mut rng);
+            }
+        }
+        check_queries(&store, &model, &mut rng);
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+    check_queries(&store, &model, &mut rng);
+    assert_eq!(store.check_integrity().unwrap().inquiries, model.len());
+}
+
+fn check_queries(store: &SledStore, model: &HashMap<InquiryId, (Version, Inquiry)>, rng: &mut StdRng) {
+    let inquiries: Vec<&Inquiry> = model.values().map(|(_, i)| i).collect();
+    for _ in 0..40 {
+        let statuses = match rng.gen_range(0..5) {
+            4 => StatusSet::waiting(),
+            s => StatusSet::only(InquiryStatus::ALL[s]),
+        };
+        let departments = match rng.gen_range(0..3) {
+            0 => DepartmentFilter::Any,
+            1 => DepartmentFilter::only(lobby_core::DepartmentId::new("d1").unwrap()),
+            _ => DepartmentFilter::In([None, Some(lobby_core::DepartmentId::new("d2").unwrap())].into()),
+        };
+        let query = InquiryQuery {
+            filter: InquiryFilter { statuses, departments, reservation: ReservationFilter::Any },
+            sort: InquirySort {
+                field: SortField::ALL[rng.gen_range(0..SortField::ALL.len())],
+                direction: if rng.gen() { Direction::Ascending } else { Direction::Descending },
+            },
+            offset: rng.gen_range(0..40),
+            limit: rng.gen_range(0..60),
+        };
+        let want = query.reference_page(inquiries.iter().copied());
+        assert_eq!(store.list_inquiries(&query).unwrap(), want, "{query:?}");
+        let whole =
+            InquiryQuery { offset: 0, limit: usize::MAX, ..query.clone() }.reference_page(inquiries.iter().copied());
+        for (position, item) in whole.items.iter().enumerate().take(5) {
+            assert_eq!(store.count_before(&query.filter, query.sort, &item.id).unwrap(), Some(position));
+        }
+    }
+}
+
+#[test]
+fn scans_return_one_kind_in_key_order() {
+    let store = SledStore::temporary().unwrap();
+    for id in ["b", "a", "c"] {
+        create(&store, Record::Agent(agent(id, 0)));
+        create(&store, Record::User(user(id, &format!("user-{id}"), None)));
+    }
+    let agents = store.scan(RecordKind::Agent).unwrap();
+    let ids: Vec<String> = agents.iter().map(|r| r.value.key().id().to_owned()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    assert!(store.scan(RecordKind::Department).unwrap().is_empty());
+}
+
+#[test]
+fn events_filter_by_sequence_inquiry_and_limit_and_feed_subscribers() {
+    let store = SledStore::temporary().unwrap();
+    let subscription = store.subscribe().unwrap();
+    let a = inquiry(1, InquiryStatus::Queued, None);
+    let b = inquiry(2, InquiryStatus::Queued, None);
+    for i in 0..10 {
+        let about = [Some(&a), Some(&b), None][i % 3];
+        store.commit(Commit { writes: vec![], events: vec![event(about)] }).unwrap();
+    }
+    let seqs = |query: EventQuery| store.events(&query).unwrap().iter().map(|e| e.seq.0).collect::<Vec<_>>();
+    assert_eq!(seqs(EventQuery { after: EventSeq(7), limit: 100, inquiry: None }), vec![8, 9, 10]);
+    assert_eq!(seqs(EventQuery { after: EventSeq(0), limit: 2, inquiry: None }), vec![1, 2]);
+    assert_eq!(seqs(EventQuery { after: EventSeq(0), limit: 100, inquiry: Some(a.id.clone()) }), vec![1, 4, 7, 10]);
+    assert_eq!(seqs(EventQuery { after: EventSeq(4), limit: 1, inquiry: Some(a.id.clone()) }), vec![7]);
+    assert_eq!(seqs(EventQuery { after: EventSeq(u64::MAX), limit: 100, inquiry: None }), Vec::<u64>::new());
+    assert_eq!(seqs(EventQuery { after: EventSeq(0), limit: 0, inquiry: None }), Vec::<u64>::new());
+    let fed: Vec<u64> =
+        (0..10).filter_map(|_| subscription.next_timeout(Duration::from_secs(1))).map(|e| e.seq.0).collect();
+    assert_eq!(fed, (1..=10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_second_open_of_the_same_database_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = durable(dir.path());
+    let error = SledStore::open(dir.path(), SledConfig::default()).unwrap_err();
+    assert!(matches!(error, SledError::Locked { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(&dir.path().display().to_string()) && message.contains("another process"), "{message}");
+}
+
+#[test]
+fn corrupt_records_are_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = durable(dir.path());
+        create(&store, Record::Agent(agent("a1", 0)));
+        create(&store, Record::User(user("u1", "alice", None)));
+    }
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("records").unwrap().insert("agent/a1", &b"{\"version\":"[..]).unwrap();
+        // A user record filed under someone else's key.
+        let moved = db.open_tree("records").unwrap().get("user/u1").unwrap().unwrap();
+        db.open_tree("records").unwrap().insert("user/u2", moved).unwrap();
+        db.flush().unwrap();
+    }
+    let store = durable(dir.path());
+    assert!(matches!(store.get(&RecordKey::Agent(UserId::new("a1").unwrap())), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.get(&RecordKey::User(UserId::new("u2").unwrap())), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.scan(RecordKind::Agent), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.check_integrity(), Err(SledError::Corrupt { .. })));
+    drop(store);
+
+    // A corrupt inquiry stops the open, since the index cannot be built without it.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("records").unwrap().insert("inquiry/i1", &b"[]"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let error = SledStore::open(dir.path(), SledConfig::default()).unwrap_err();
+    assert!(matches!(&error, SledError::Corrupt { location, .. } if location == "records/inquiry/i1"), "{error}");
+}
+
+#[test]
+fn integrity_check_finds_broken_indexes_and_agent_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = durable(dir.path());
+        create(&store, Record::User(user("u1", "alice", None)));
+        create(&store, Record::Agent(agent("agent-1", 1)));
+        create(&store, Record::Inquiry(inquiry(1, InquiryStatus::Taken, None)));
+        store.check_integrity().unwrap();
+    }
+    let broken = |edit: &dyn Fn(&sled::Db)| {
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &copy.path().join(entry.file_name()));
+        }
+        {
+            let db = sled::open(copy.path()).unwrap();
+            edit(&db);
+            db.flush().unwrap();
+        }
+        let store = durable(copy.path());
+        store.check_integrity().unwrap_err().to_string()
+    };
+    let missing_key = broken(&|db| {
+        db.open_tree("unique").unwrap().remove("username/alice").unwrap();
+    });
+    assert!(missing_key.contains("missing from the unique index"), "{missing_key}");
+    let stray_key = broken(&|db| {
+        db.open_tree("unique").unwrap().insert("username/ghost", &b"user/u1"[..]).unwrap();
+    });
+    assert!(stray_key.contains("does not claim it"), "{stray_key}");
+    let wrong_load = broken(&|db| {
+        let records = db.open_tree("records").unwrap();
+        let text = String::from_utf8(records.get("agent/agent-1").unwrap().unwrap().to_vec()).unwrap();
+        records.insert("agent/agent-1", text.replace("\"active_chats\":1", "\"active_chats\":2").as_bytes()).unwrap();
+    });
+    assert!(wrong_load.contains("active_chats 2 but serves 1"), "{wrong_load}");
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+#[test]
+fn concurrent_takes_through_the_engine_leave_one_winner() {
+    let engine = Arc::new(Engine::new(SledStore::temporary().unwrap()));
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let new = NewUser {
+            username: format!("agent{i}"),
+            name: format!("Agent {i}"),
+            email: None,
+            password_hash: None,
+            roles: Default::default(),
+        };
+        let created = engine.create_user(&Actor::System, new).unwrap();
+        agents.push(engine.add_agent(&Actor::System, &created.username).unwrap().id);
+    }
+    let visitor = inquiry(0, InquiryStatus::Queued, None).v;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            engine.enqueue(&Actor::System, lobby_core::NewInquiry::new(visitor.clone(), format!("v{n}"))).unwrap().id,
+        );
+    }
+    engine.dispatch(&Actor::System).unwrap();
+    let wins: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = agents
+            .iter()
+            .map(|agent| {
+                let engine = &engine;
+                let ids = &ids;
+                scope
+                    .spawn(move || ids.iter().filter(|id| engine.take(&Actor::System, id, Some(agent)).is_ok()).count())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(wins.iter().sum::<usize>(), ids.len());
+    let report = engine.store().check_integrity().unwrap();
+    assert_eq!((report.taken_inquiries, report.agents), (20, 4));
+}
