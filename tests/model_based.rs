@@ -355,3 +355,15 @@ proptest! {
         run(MemoryStore::new(), &ops);
     }
 }
+
+proptest! {
+    // Each case opens a fresh sled database, so fewer cases than in memory.
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sled_store_agrees_with_the_model(ops in prop::collection::vec(op(), 1..80)) {
+        let store = lobby_sled::SledStore::temporary().expect("temporary sled store");
+        run(&store, &ops);
+        store.check_integrity().expect("indexes, unique keys and agent loads agree with the records");
+    }
+}

@@ -457,37 +457,45 @@ fn typed<T>(
         .ok_or_else(|| StoreError::Corrupt(format!("unexpected record kind under {key}")))
 }
 
-impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
-    fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
-        (**self).get(key)
-    }
-    fn find(&self, key: &UniqueKey) -> Result<Option<Versioned<Record>>, StoreError> {
-        (**self).find(key)
-    }
-    fn scan(&self, kind: RecordKind) -> Result<Vec<Versioned<Record>>, StoreError> {
-        (**self).scan(kind)
-    }
-    fn list_inquiries(&self, query: &InquiryQuery) -> Result<Page<Inquiry>, StoreError> {
-        (**self).list_inquiries(query)
-    }
-    fn count_before(
-        &self,
-        filter: &InquiryFilter,
-        sort: InquirySort,
-        inquiry: &InquiryId,
-    ) -> Result<Option<usize>, StoreError> {
-        (**self).count_before(filter, sort, inquiry)
-    }
-    fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
-        (**self).commit(commit)
-    }
-    fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        (**self).events(query)
-    }
-    fn subscribe(&self) -> Result<Subscription, StoreError> {
-        (**self).subscribe()
-    }
+/// A store behind a reference or a smart pointer is a store: `Engine<&S>`,
+/// `Engine<Box<dyn Store>>` and `Engine<Arc<S>>` all work.
+macro_rules! forward_store {
+    ($($pointer:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $pointer {
+            fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+                (**self).get(key)
+            }
+            fn find(&self, key: &UniqueKey) -> Result<Option<Versioned<Record>>, StoreError> {
+                (**self).find(key)
+            }
+            fn scan(&self, kind: RecordKind) -> Result<Vec<Versioned<Record>>, StoreError> {
+                (**self).scan(kind)
+            }
+            fn list_inquiries(&self, query: &InquiryQuery) -> Result<Page<Inquiry>, StoreError> {
+                (**self).list_inquiries(query)
+            }
+            fn count_before(
+                &self,
+                filter: &InquiryFilter,
+                sort: InquirySort,
+                inquiry: &InquiryId,
+            ) -> Result<Option<usize>, StoreError> {
+                (**self).count_before(filter, sort, inquiry)
+            }
+            fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+                (**self).commit(commit)
+            }
+            fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+                (**self).events(query)
+            }
+            fn subscribe(&self) -> Result<Subscription, StoreError> {
+                (**self).subscribe()
+            }
+        }
+    )*};
 }
+
+forward_store!(&S, Box<S>, std::sync::Arc<S>);
 
 /// The unique-key changes a commit makes: keys to release and keys to claim.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
