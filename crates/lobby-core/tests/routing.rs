@@ -166,7 +166,7 @@ fn a_custom_strategy_decides_and_its_choice_is_committed() {
 
 #[test]
 fn the_reserved_agent_is_preferred_when_it_can_take_it() {
-    let Setup { engine, .. } = setup(RoutingMethod::AutoSelection, QueueOrder::Timestamp);
+    let Setup { engine, clock } = setup(RoutingMethod::AutoSelection, QueueOrder::Timestamp);
     agent(&engine, "anna", 0, &[]);
     let reserved = agent(&engine, "zoe", 1, &[]);
     let visitor = |n: usize| VisitorSummary {
@@ -178,6 +178,7 @@ fn the_reserved_agent_is_preferred_when_it_can_take_it() {
     let mut new = NewInquiry::new(visitor(1), "Reserved");
     new.default_agent = Some(reserved.clone());
     let first = engine.enqueue(&Actor::System, new.clone()).unwrap();
+    clock.advance(1_000);
     new.visitor = visitor(2);
     let second = engine.enqueue(&Actor::System, new).unwrap();
     engine.dispatch(&Actor::System).unwrap();
