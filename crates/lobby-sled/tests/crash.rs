@@ -1,0 +1,215 @@
+//! Kill -9 a writer at random moments and check that every commit it acknowledged survived,
+//! whole, and that the database still hangs together.
+//!
+//! The test binary plays both parts: `acknowledged_commits_survive_sigkill` re-runs this binary
+//! with [`WRITER_DB`] set, which makes `crash_writer` (a no-op in a normal run) open the store
+//! and work through the engine until it is killed. After each operation the engine acknowledges,
+//! the writer appends a line to an "acknowledged" log with a plain `write` — the kernel keeps it
+//! when the process dies, so the log is exactly what a client could have been told.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lobby_core::{
+    Actor, Engine, EventKind, EventQuery, InquiryId, InquiryStatus, ListRequest, NewInquiry, NewUser, Store, StoreExt,
+    TransitionKind, UserId, VisitorId, VisitorStatus, VisitorSummary,
+};
+use lobby_sled::{SledConfig, SledStore};
+use parking_lot::Mutex;
+use rand::{seq::SliceRandom, Rng};
+
+const WRITER_DB: &str = "LOBBY_SLED_CRASH_WRITER_DB";
+const WRITER_ACKS: &str = "LOBBY_SLED_CRASH_WRITER_ACKS";
+const AGENTS: usize = 3;
+const ROUNDS: usize = 12;
+
+/// The writer's part; returns at once unless the parent test started this process.
+#[test]
+fn crash_writer() {
+    let (Ok(db), Ok(acks)) = (std::env::var(WRITER_DB), std::env::var(WRITER_ACKS)) else { return };
+    run_writer(Path::new(&db), Path::new(&acks));
+}
+
+#[test]
+fn acknowledged_commits_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let acks = dir.path().join("acknowledged.log");
+    let stderr_path = dir.path().join("writer.stderr");
+    let mut rng = rand::thread_rng();
+    let started = Instant::now();
+    let mut acked_per_round = Vec::new();
+    for round in 0..ROUNDS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["crash_writer", "--exact", "--nocapture", "--test-threads", "1"])
+            .env(WRITER_DB, &db)
+            .env(WRITER_ACKS, &acks)
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(50..=300)));
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the writer exited by itself ({status}): {}", std::fs::read_to_string(&stderr_path).unwrap());
+        }
+        child.kill().unwrap(); // SIGKILL on Unix: no destructors, no flush.
+        child.wait().unwrap();
+        let acked = verify(&db, &acks, round);
+        acked_per_round.push(acked);
+    }
+    // The rounds must have done real work for the checks to mean anything.
+    let total = *acked_per_round.last().unwrap();
+    assert!(total >= 50, "only {total} operations acknowledged over {ROUNDS} rounds: {acked_per_round:?}");
+    eprintln!("{ROUNDS} kills, {total} acknowledged operations, {:?}", started.elapsed());
+}
+
+/// What the log says each inquiry reached: 0 enqueued, 1 released, 2 taken, 3 closed.
+#[derive(Default)]
+struct Acked {
+    stage: u8,
+    taken_by: Vec<UserId>,
+}
+
+fn verify(db: &Path, acks: &Path, round: usize) -> usize {
+    let store = SledStore::open(db, SledConfig::default())
+        .unwrap_or_else(|error| panic!("round {round}: reopen after kill failed: {error}"));
+    let report = store.check_integrity().unwrap_or_else(|error| panic!("round {round}: {error}"));
+
+    let log = std::fs::read_to_string(acks).unwrap_or_default();
+    // A kill can land in the middle of a log write; an unfinished line was never acknowledged.
+    let complete = match log.rfind('\n') {
+        Some(end) => &log[..=end],
+        None => "",
+    };
+    let mut acked: HashMap<InquiryId, Acked> = HashMap::new();
+    let mut operations = 0;
+    for line in complete.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let (stage, agent) = match words.as_slice() {
+            ["enqueue", _] => (0, None),
+            ["release", _] => (1, None),
+            ["take", _, agent] => (2, Some(UserId::new(*agent).unwrap())),
+            ["close", _] => (3, None),
+            _ => panic!("round {round}: bad log line {line:?}"),
+        };
+        operations += 1;
+        let entry = acked.entry(InquiryId::new(words[1]).unwrap()).or_default();
+        // Two writer threads may log in a different order than they committed; stages only rise.
+        entry.stage = entry.stage.max(stage);
+        entry.taken_by.extend(agent);
+    }
+
+    for (id, want) in &acked {
+        let inquiry = store.inquiry(id).unwrap().unwrap_or_else(|| panic!("round {round}: acknowledged {id} is gone"));
+        let stage = match inquiry.value.status {
+            InquiryStatus::Queued => 0,
+            InquiryStatus::Open => 1,
+            InquiryStatus::Taken => 2,
+            InquiryStatus::Closed => 3,
+        };
+        assert!(
+            stage >= want.stage,
+            "round {round}: {id} is {} though acknowledged at stage {} (0 enqueued … 3 closed)",
+            inquiry.value.status,
+            want.stage
+        );
+        assert!(want.taken_by.len() <= 1, "round {round}: {id} acknowledged as taken by {:?}", want.taken_by);
+        if let Some(agent) = want.taken_by.first() {
+            assert_eq!(inquiry.value.served_by_id(), Some(agent), "round {round}: {id} lost its acknowledged agent");
+        }
+        let history = store.events(&EventQuery { inquiry: Some(id.clone()), limit: usize::MAX, ..Default::default() });
+        let history = history.unwrap();
+        assert!(matches!(history.first().map(|e| &e.event.kind), Some(EventKind::Enqueued { .. })), "round {round}");
+        let takes = history
+            .iter()
+            .filter(|e| matches!(e.event.kind, EventKind::Transition { transition: TransitionKind::Take, .. }))
+            .count();
+        assert!(takes <= 1, "round {round}: {id} was taken {takes} times");
+    }
+    // Agent loads equal the taken inquiries: check_integrity compares active_chats per agent.
+    assert!(report.agents <= AGENTS);
+    assert!(report.inquiries >= acked.len());
+    operations
+}
+
+fn run_writer(db: &Path, acks: &Path) {
+    let store = SledStore::open(db, SledConfig::default()).expect("the writer opens the store");
+    let engine = Arc::new(Engine::new(store));
+    let mut agents = Vec::new();
+    for i in 0..AGENTS {
+        let username = format!("agent{i}");
+        let user = match engine.user_by_username(&username).unwrap() {
+            Some(user) => user,
+            None => engine
+                .create_user(
+                    &Actor::System,
+                    NewUser {
+                        username: username.clone(),
+                        name: username.clone(),
+                        email: None,
+                        password_hash: None,
+                        roles: Default::default(),
+                    },
+                )
+                .unwrap(),
+        };
+        agents.push(engine.add_agent(&Actor::System, &user.username).unwrap().id);
+    }
+    let log = Arc::new(Mutex::new(OpenOptions::new().create(true).append(true).open(acks).unwrap()));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (engine, agents, log) = (engine.clone(), agents.clone(), log.clone());
+            std::thread::spawn(move || loop {
+                if let Some(line) = one_operation(&engine, &agents) {
+                    let mut file = log.lock();
+                    file.write_all(format!("{line}\n").as_bytes()).unwrap();
+                    file.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.join();
+    }
+}
+
+/// One random operation; the log line to write if the engine acknowledged it.
+fn one_operation(engine: &Engine<SledStore>, agents: &[UserId]) -> Option<String> {
+    let mut rng = rand::thread_rng();
+    let pick = |status: InquiryStatus| {
+        let request = ListRequest { status, count: 20, ..ListRequest::default() };
+        let page = engine.list(&Actor::System, &request).unwrap();
+        page.items.choose(&mut rand::thread_rng()).cloned()
+    };
+    match rng.gen_range(0..10) {
+        0..=3 => {
+            let n: u32 = rng.gen();
+            let visitor = VisitorSummary {
+                id: VisitorId::new(format!("v{n}")).unwrap(),
+                username: format!("guest-{n}"),
+                token: format!("token-{n}"),
+                status: VisitorStatus::Online,
+            };
+            let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, format!("Visitor {n}"))).unwrap();
+            Some(format!("enqueue {}", inquiry.id))
+        }
+        4..=5 => {
+            let inquiry = pick(InquiryStatus::Queued)?;
+            engine.release(&Actor::System, &inquiry.id).ok().map(|_| format!("release {}", inquiry.id))
+        }
+        6..=8 => {
+            let inquiry = pick(InquiryStatus::Open)?;
+            let agent = agents.choose(&mut rng).unwrap();
+            engine.take(&Actor::System, &inquiry.id, Some(agent)).ok().map(|_| format!("take {} {agent}", inquiry.id))
+        }
+        _ => {
+            let inquiry = pick(InquiryStatus::Taken)?;
+            engine.close(&Actor::System, &inquiry.rid, "done").ok().map(|_| format!("close {}", inquiry.id))
+        }
+    }
+}
