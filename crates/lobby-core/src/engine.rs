@@ -469,14 +469,20 @@ impl<S: Store> Engine<S> {
         if agent.max_chats > 0 {
             return Ok(agent.max_chats);
         }
-        if let Some(id) = department {
-            if let Some(department) = self.store.department(id)? {
-                if department.value.max_chats_per_agent > 0 {
-                    return Ok(department.value.max_chats_per_agent);
-                }
-            }
-        }
-        Ok(self.config.routing.max_chats_per_agent)
+        let department = match department {
+            Some(id) => self.store.department(id)?.map(|d| d.value),
+            None => None,
+        };
+        Ok(self.limit_with(agent, department.as_ref()))
+    }
+
+    /// [`Engine::chat_limit`] with the department already read: agent, else department, else
+    /// global.
+    pub(crate) fn limit_with(&self, agent: &Agent, department: Option<&Department>) -> u32 {
+        [agent.max_chats, department.map_or(0, |d| d.max_chats_per_agent), self.config.routing.max_chats_per_agent]
+            .into_iter()
+            .find(|&limit| limit > 0)
+            .unwrap_or(0)
     }
 
     /// Available and within capacity for one more conversation of `department`.

@@ -309,6 +309,10 @@ impl<S: Store> Engine<S> {
         agents: &[Versioned<Agent>],
         department: Option<&DepartmentId>,
     ) -> Result<Vec<Candidate>, CoreError> {
+        let settings = match department {
+            Some(id) => self.store.department(id)?.map(|d| d.value),
+            None => None,
+        };
         let mut candidates = Vec::new();
         for agent in agents {
             let agent = &agent.value;
@@ -317,7 +321,7 @@ impl<S: Store> Engine<S> {
             {
                 continue;
             }
-            let limit = self.chat_limit(agent, department)?;
+            let limit = self.limit_with(agent, settings.as_ref());
             if limit == 0 || agent.active_chats < limit {
                 candidates.push(Candidate { agent: agent.clone(), limit });
             }

@@ -2,7 +2,6 @@
 //! reservations and department fallbacks are honoured, and queue position and wait estimates
 //! are right on known queues.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
