@@ -193,12 +193,17 @@ impl SledStore {
     /// A store in a fresh temporary directory that is removed when the store is dropped. For
     /// tests and examples; it uses [`Durability::Periodic`], since its data dies with it anyway.
     pub fn temporary() -> Result<SledStore, SledError> {
+        Self::temporary_with(SledConfig { durability: Durability::Periodic })
+    }
+
+    /// [`SledStore::temporary`] with a chosen configuration, e.g. to test the flushing path.
+    pub fn temporary_with(config: SledConfig) -> Result<SledStore, SledError> {
         let dir = tempfile::Builder::new()
             .prefix("lobby-sled-")
             .tempdir()
             .map_err(|source| SledError::Io { path: std::env::temp_dir(), source })?;
         let path = dir.path().to_owned();
-        Self::open_in(&path, SledConfig { durability: Durability::Periodic }, Some(dir))
+        Self::open_in(&path, config, Some(dir))
     }
 
     fn open_in(path: &Path, config: SledConfig, temp_dir: Option<tempfile::TempDir>) -> Result<SledStore, SledError> {
