@@ -1,0 +1,190 @@
+//! Signing in, as Rocket.Chat does it: `POST /api/v1/login`, then the headers `X-User-Id` and
+//! `X-Auth-Token` on every call.
+//!
+//! Passwords are stored as argon2id PHC strings of the password's SHA-256 hex digest, which is
+//! what Meteor clients send when they log in with `{"password":{"digest":…,"algorithm":"sha-256"}}`,
+//! so both forms work. Login tokens are 32 random bytes (hex); the store keeps only their SHA-256,
+//! compared in constant time.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use lobby_core::{Actor, User, UserId};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// How expensive password hashing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordCost {
+    /// argon2id with the argon2 crate's defaults (19 MiB, 2 passes): for real deployments.
+    #[default]
+    Standard,
+    /// argon2id with minimal memory and one pass: only for tests and throwaway demos.
+    Fast,
+}
+
+/// Hashes and checks passwords.
+#[derive(Clone)]
+pub struct Passwords {
+    argon2: Argon2<'static>,
+    /// A hash of a random secret, checked when the user does not exist so that a missing user
+    /// takes as long as a wrong password.
+    decoy: Arc<OnceLock<String>>,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords").finish_non_exhaustive()
+    }
+}
+
+impl Passwords {
+    pub fn new(cost: PasswordCost) -> Self {
+        let params = match cost {
+            PasswordCost::Standard => Params::default(),
+            PasswordCost::Fast => Params::new(64, 1, 1, None).expect("valid argon2 parameters"),
+        };
+        Self { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params), decoy: Arc::default() }
+    }
+
+    /// The PHC string to store for a plain-text password.
+    pub fn hash(&self, password: &str) -> String {
+        self.hash_digest(&password_digest(password))
+    }
+
+    fn hash_digest(&self, digest: &str) -> String {
+        let salt = SaltString::generate(&mut OsRng);
+        self.argon2
+            .hash_password(digest.as_bytes(), &salt)
+            .expect("argon2 hashing cannot fail on valid parameters")
+            .to_string()
+    }
+
+    /// Whether `digest` (the password's SHA-256 hex) matches the stored PHC string. A user
+    /// without a password, or a missing user (`None`), never matches but costs the same time.
+    pub fn verify(&self, digest: &str, stored: Option<&str>) -> bool {
+        let (phc, real) = match stored {
+            Some(phc) => (phc, true),
+            None => (self.decoy().as_str(), false),
+        };
+        let Ok(parsed) = PasswordHash::new(phc) else { return false };
+        // Verify with the parameters recorded in the hash, so hashes made at another cost work.
+        let ok = Argon2::default().verify_password(digest.as_bytes(), &parsed).is_ok();
+        ok && real
+    }
+
+    fn decoy(&self) -> &String {
+        self.decoy.get_or_init(|| {
+            let mut secret = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut secret);
+            self.hash_digest(&hex::encode(secret))
+        })
+    }
+}
+
+/// A password's SHA-256 as lowercase hex: what Meteor's clients send as `digest`.
+pub fn password_digest(password: &str) -> String {
+    hex::encode(Sha256::digest(password.as_bytes()))
+}
+
+/// A fresh login token (64 hex characters) and the hash to store for it.
+pub fn new_login_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+/// What the store keeps for a login token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `token` is one of the user's login tokens. Every stored hash is compared, in
+/// constant time, whatever matches.
+pub fn holds_token(user: &User, token: &str) -> bool {
+    let hash = token_hash(token);
+    user.login_token_hashes
+        .iter()
+        .fold(false, |found, stored| found | constant_time_eq(stored.as_bytes(), hash.as_bytes()))
+}
+
+/// The signed-in user of a request. Rejects with 401 when the headers are missing or wrong.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+impl AuthUser {
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.0.id.clone())
+    }
+
+    pub fn id(&self) -> &UserId {
+        &self.0.id
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
+            return Err(ApiError::not_logged_in());
+        };
+        if token.is_empty() || token.len() > 512 {
+            return Err(ApiError::not_logged_in());
+        }
+        let Ok(user_id) = UserId::new(user_id) else { return Err(ApiError::not_logged_in()) };
+        let token = token.to_owned();
+        let user = state
+            .run(move |engine| engine.user(&user_id))
+            .await?
+            .filter(|user| user.active && holds_token(user, &token))
+            .ok_or_else(ApiError::not_logged_in)?;
+        Ok(Self(user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_by_digest_and_decoys_never_match() {
+        let passwords = Passwords::new(PasswordCost::Fast);
+        let stored = passwords.hash("s3cret");
+        assert!(stored.starts_with("$argon2id$"));
+        assert!(passwords.verify(&password_digest("s3cret"), Some(&stored)));
+        assert!(!passwords.verify(&password_digest("wrong"), Some(&stored)));
+        assert!(!passwords.verify(&password_digest("s3cret"), None));
+        assert!(!passwords.verify(&password_digest("s3cret"), Some("not a phc string")));
+    }
+
+    #[test]
+    fn tokens_are_random_and_checked_by_hash() {
+        let (a, hash_a) = new_login_token();
+        let (b, _) = new_login_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(token_hash(&a), hash_a);
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,294 @@
+//! # lobby-server
+//!
+//! A Rocket.Chat-compatible REST server around the Lobby engine: the livechat inquiries API
+//! (`inquiries.list`, `.take`, `.getOne`, `.queuedForUser`, `.returnAsInquiry`), sign-in, users,
+//! agents, departments and the visitor routes, with Rocket.Chat's envelopes and error strings.
+//!
+//! The engine and its stores are synchronous; every engine call runs on tokio's blocking pool.
+//! A background dispatcher releases (or, under an automatic routing method, assigns) queued
+//! inquiries every second and right after anything that could let one move.
+//!
+//! ```no_run
+//! use lobby_server::{stores::StoreHandle, AppState, RunningServer, ServerConfig};
+//!
+//! let state = AppState::new(StoreHandle::memory(), ServerConfig::default());
+//! let server = RunningServer::start(state, "127.0.0.1:0".parse().unwrap()).unwrap();
+//! println!("listening on {}", server.url("/api/v1/login"));
+//! server.stop().unwrap(); // graceful: finishes in-flight requests, then flushes the store
+//! ```
+
+pub mod auth;
+pub mod demo;
+pub mod dispatcher;
+pub mod error;
+pub mod input;
+mod routes;
+pub mod stores;
+pub mod wire;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use lobby_core::{CoreError, Engine, EngineConfig, RoutingConfig, Store};
+use tokio::sync::{watch, Notify};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use crate::auth::{PasswordCost, Passwords};
+pub use crate::error::ApiError;
+pub use crate::routes::users::create_user;
+use crate::stores::StoreHandle;
+
+/// Largest request body accepted (413 beyond).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The store behind the engine; any backend.
+pub type SharedStore = Arc<dyn Store>;
+/// The engine the server runs.
+pub type SharedEngine = Arc<Engine<SharedStore>>;
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Routing method, queue order and limits.
+    pub routing: RoutingConfig,
+    /// How often the dispatcher runs when nothing asks it to.
+    pub dispatch_interval: Duration,
+    pub password_cost: PasswordCost,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            routing: RoutingConfig::default(),
+            dispatch_interval: Duration::from_secs(1),
+            password_cost: PasswordCost::Standard,
+        }
+    }
+}
+
+/// What every handler shares: the engine, password hashing, and a way to wake the dispatcher.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: SharedEngine,
+    store: StoreHandle,
+    passwords: Passwords,
+    dispatch: Arc<Notify>,
+    dispatch_interval: Duration,
+}
+
+impl AppState {
+    pub fn new(store: StoreHandle, config: ServerConfig) -> Self {
+        let engine_config = EngineConfig { routing: config.routing, ..EngineConfig::default() };
+        let engine = Arc::new(Engine::with_config(store.store(), engine_config));
+        Self {
+            inner: Arc::new(Inner {
+                engine,
+                store,
+                passwords: Passwords::new(config.password_cost),
+                dispatch: Arc::new(Notify::new()),
+                dispatch_interval: config.dispatch_interval,
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &SharedEngine {
+        &self.inner.engine
+    }
+
+    pub fn passwords(&self) -> &Passwords {
+        &self.inner.passwords
+    }
+
+    /// Runs a synchronous engine call on the blocking pool.
+    pub async fn run<T, F>(&self, call: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Engine<SharedStore>) -> Result<T, CoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let engine = Arc::clone(&self.inner.engine);
+        match tokio::task::spawn_blocking(move || call(&engine)).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(join_error) => Err(ApiError::internal(join_error)),
+        }
+    }
+
+    /// Runs any blocking work (password hashing) on the blocking pool.
+    pub async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
+    }
+
+    /// Asks the dispatcher to run now (a new inquiry, an agent became available, …).
+    pub fn request_dispatch(&self) {
+        self.inner.dispatch.notify_one();
+    }
+
+    /// Makes every acknowledged write durable (a no-op for stores that are durable per commit
+    /// or not durable at all).
+    pub fn flush(&self) -> Result<(), String> {
+        self.inner.store.flush()
+    }
+
+    pub fn store_description(&self) -> &str {
+        self.inner.store.description()
+    }
+}
+
+/// The REST API. Unknown routes get a 404 envelope, wrong methods a 405 envelope, bodies over
+/// [`BODY_LIMIT`] a 413 envelope; each request is logged once (method, path, status, latency).
+pub fn app(state: AppState) -> Router {
+    use routes::{inquiries, livechat, users};
+    Router::new()
+        .route("/api/v1/login", post(users::login))
+        .route("/api/v1/me", get(users::me))
+        .route("/api/v1/users.create", post(users::create))
+        .route("/api/v1/livechat/inquiries.list", get(inquiries::list))
+        .route("/api/v1/livechat/inquiries.take", post(inquiries::take))
+        .route("/api/v1/livechat/inquiries.getOne", get(inquiries::get_one))
+        .route("/api/v1/livechat/inquiries.queuedForUser", get(inquiries::queued_for_user))
+        .route("/api/v1/livechat/inquiries.returnAsInquiry", post(inquiries::return_as_inquiry))
+        .route("/api/v1/livechat/inquiries.position", get(inquiries::position))
+        .route("/api/v1/livechat/users/agent", get(livechat::list_agents).post(livechat::add_agent))
+        .route("/api/v1/livechat/department", get(livechat::list_departments).post(livechat::create_department))
+        .route("/api/v1/livechat/agent.status", post(livechat::agent_status))
+        .route("/api/v1/livechat/visitor", post(livechat::register_visitor))
+        .route("/api/v1/livechat/room", get(livechat::room))
+        .route("/api/v1/livechat/room.close", post(livechat::close_by_visitor))
+        .route("/api/v1/livechat/room.closeByUser", post(livechat::close_by_user))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, _span: &Span| {
+                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_secs_f64() * 1e3, "request");
+                })
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+/// Serves the API on `listener` with the background dispatcher until `shutdown` completes; then
+/// stops accepting, lets in-flight requests finish, stops the dispatcher and flushes the store.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_dispatcher, stopped) = watch::channel(false);
+    let dispatcher = tokio::spawn(dispatcher::run(
+        Arc::clone(state.engine()),
+        Arc::clone(&state.inner.dispatch),
+        state.inner.dispatch_interval,
+        stopped,
+    ));
+    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    let _ = stop_dispatcher.send(true);
+    let _ = dispatcher.await;
+    let flush_state = state.clone();
+    let flushed = tokio::task::spawn_blocking(move || flush_state.flush()).await;
+    match flushed {
+        Ok(Ok(())) => tracing::info!("store flushed"),
+        Ok(Err(error)) => tracing::error!(%error, "store flush failed"),
+        Err(error) => tracing::error!(%error, "store flush panicked"),
+    }
+    served
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// A server on its own thread and runtime: for tests and for embedding in a synchronous program.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Binds `bind` (port 0 picks a free port) and starts serving.
+    pub fn start(state: AppState, bind: SocketAddr) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(bind))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        let thread = std::thread::Builder::new().name("lobby-server".into()).spawn(move || {
+            runtime.block_on(serve(listener, serving, async {
+                let _ = stopped.await;
+            }))
+        })?;
+        Ok(Self { addr, state, stop: Some(stop), thread: Some(thread) })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Shuts down gracefully and waits for it.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or_else(|_| Err(std::io::Error::other("server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}

@@ -1,0 +1,203 @@
+//! `lobby-server`: the Lobby REST server (Rocket.Chat-compatible livechat inquiries API).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use lobby_core::{Actor, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod};
+use lobby_server::stores::StoreSpec;
+use lobby_server::{demo, AppState, PasswordCost, ServerConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "lobby-server", version, about = "Lobby: a Rocket.Chat-compatible livechat inquiry routing server")]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// Directory of the embedded (sled) store.
+    #[arg(long, global = true, default_value = "./lobby-data")]
+    data_dir: PathBuf,
+    /// Store: `sled` (embedded, in --data-dir), `memory` (nothing persists), or a
+    /// `postgres://…` URL.
+    #[arg(long, global = true, default_value = "sled", value_name = "sled|memory|postgres://…")]
+    store: String,
+    /// How waiting conversations reach agents.
+    #[arg(long, value_enum, default_value_t = Routing::Manual)]
+    routing: Routing,
+    /// The order waiting conversations are served in.
+    #[arg(long, value_enum, default_value_t = Order::Timestamp)]
+    queue_order: Order,
+    /// Global per-agent limit of simultaneous conversations (0 = unlimited).
+    #[arg(long, default_value_t = 0)]
+    max_chats_per_agent: u32,
+    /// Refuse new conversations (`no-agent-online`) while no agent is available.
+    #[arg(long)]
+    require_available_agent: bool,
+    /// How often the background dispatcher runs, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    dispatch_interval_ms: u64,
+    /// Seed demo data and print a login and ready-to-paste curl commands.
+    #[arg(long)]
+    demo: bool,
+    /// Hash passwords with minimal argon2 cost. Only for tests and throwaway demos.
+    #[arg(long, hide = true, global = true)]
+    insecure_fast_password_hashing: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a user in the store (run it while the server is stopped when using sled).
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Comma-separated roles, e.g. `admin,livechat-agent`.
+        #[arg(long, value_delimiter = ',', default_value = "user")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Routing {
+    /// Agents take conversations themselves (Rocket.Chat's Manual_Selection).
+    Manual,
+    /// Round robin (Auto_Selection).
+    Auto,
+    /// Fewest active conversations (Load_Balancing).
+    LoadBalancing,
+    /// Longest since last routed (Load_Rotation).
+    LoadRotation,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Order {
+    Timestamp,
+    Priority,
+    Sla,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lobby-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let spec = StoreSpec::parse(&cli.store, &cli.data_dir)?;
+    let store = spec.open()?;
+    let config = ServerConfig {
+        routing: RoutingConfig {
+            method: match cli.routing {
+                Routing::Manual => RoutingMethod::ManualSelection,
+                Routing::Auto => RoutingMethod::AutoSelection,
+                Routing::LoadBalancing => RoutingMethod::LoadBalancing,
+                Routing::LoadRotation => RoutingMethod::LoadRotation,
+            },
+            queue_order: match cli.queue_order {
+                Order::Timestamp => QueueOrder::Timestamp,
+                Order::Priority => QueueOrder::Priority,
+                Order::Sla => QueueOrder::Sla,
+            },
+            max_chats_per_agent: cli.max_chats_per_agent,
+            queue_without_agents: !cli.require_available_agent,
+            ..RoutingConfig::default()
+        },
+        dispatch_interval: Duration::from_millis(cli.dispatch_interval_ms),
+        password_cost: if cli.insecure_fast_password_hashing { PasswordCost::Fast } else { PasswordCost::Standard },
+    };
+    let state = AppState::new(store, config);
+    let result = match cli.command {
+        Some(Command::CreateUser { username, password, name, email, roles }) => {
+            create_user(&state, username, password, name, email, roles)
+        }
+        None => serve(&state, cli.bind, cli.demo),
+    };
+    state.flush().map_err(|error| format!("flushing the store failed: {error}"))?;
+    result
+}
+
+fn create_user(
+    state: &AppState,
+    username: String,
+    password: String,
+    name: String,
+    email: String,
+    roles: Vec<String>,
+) -> Result<(), String> {
+    if password.is_empty() {
+        return Err("--password must not be empty".into());
+    }
+    let roles = roles
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .map(Role::new)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let new =
+        NewUser { username, name, email: Some(email), password_hash: Some(state.passwords().hash(&password)), roles };
+    let (user, agent) =
+        lobby_server::create_user(state.engine(), &Actor::System, new).map_err(|e| format!("{e} [{}]", e.code()))?;
+    let roles: Vec<&str> = user.roles.iter().map(Role::as_str).collect();
+    println!(
+        "created user {} (id {}, roles {}){}",
+        user.username,
+        user.id,
+        roles.join(","),
+        if agent.is_some() { ", available as an agent" } else { "" }
+    );
+    Ok(())
+}
+
+fn serve(state: &AppState, bind: SocketAddr, demo: bool) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let listener =
+        runtime.block_on(tokio::net::TcpListener::bind(bind)).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = format!("http://{}", reachable(addr));
+    if demo {
+        let info = demo::seed(state).map_err(|e| format!("seeding the demo failed: {e} [{}]", e.code()))?;
+        print!("{}", demo::instructions(&info, &base_url, state.store_description()));
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
+    tracing::info!(%addr, store = state.store_description(), "listening");
+    let served = runtime.block_on(lobby_server::serve(listener, state.clone(), lobby_server::shutdown_signal()));
+    // Blocking calls still running (a client that hung up mid-request) finish before we flush.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    served.map_err(|e| format!("server error: {e}"))
+}
+
+/// The address clients can use: a wildcard bind is reached through loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port()),
+        _ => addr,
+    }
+}

@@ -1,0 +1,141 @@
+//! Response shapes for records that are not inquiries (inquiries serialise themselves in
+//! Rocket.Chat's shape). Field names follow Rocket.Chat's documents.
+
+use lobby_core::{Agent, Department, Inquiry, InquiryStatus, User, Visitor};
+use serde_json::{json, Map, Value};
+
+/// The fields `inquiries.list` returns: `_id, rid, name, ts, department, status`.
+pub fn inquiry_list_item(inquiry: &Inquiry) -> Value {
+    let mut item = json!({
+        "_id": inquiry.id,
+        "rid": inquiry.rid,
+        "name": inquiry.name,
+        "ts": inquiry.ts,
+        "status": inquiry.status,
+    });
+    if let Some(department) = &inquiry.department {
+        item["department"] = json!(department);
+    }
+    item
+}
+
+/// The whole inquiry document.
+pub fn inquiry(inquiry: &Inquiry) -> Value {
+    serde_json::to_value(inquiry).unwrap_or(Value::Null)
+}
+
+/// A user as `users.create`, `login` (`me`) and `me` return it; never its secrets.
+pub fn user(user: &User, agent: Option<&Agent>) -> Value {
+    let mut out = json!({
+        "_id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "type": "user",
+        "active": user.active,
+        "roles": user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "status": "offline",
+        "createdAt": user.created_at,
+        "_updatedAt": user.updated_at,
+    });
+    if let Some(email) = &user.email {
+        out["emails"] = json!([{ "address": email, "verified": false }]);
+    }
+    if let Some(agent) = agent {
+        out["statusLivechat"] = json!(agent.availability.as_str());
+    }
+    out
+}
+
+/// An agent in `GET livechat/users/agent`.
+pub fn agent(agent: &Agent, user: Option<&User>) -> Value {
+    let mut out = json!({
+        "_id": agent.id,
+        "username": agent.username,
+        "statusLivechat": agent.availability.as_str(),
+        "livechat": { "maxNumberSimultaneousChat": agent.max_chats },
+        "departments": agent.departments,
+        "activeChats": agent.active_chats,
+    });
+    if let Some(user) = user {
+        out["name"] = json!(user.name);
+        out["status"] = json!("offline");
+        if let Some(email) = &user.email {
+            out["emails"] = json!([{ "address": email, "verified": false }]);
+        }
+    }
+    out
+}
+
+pub fn department(department: &Department) -> Value {
+    let mut out = json!({
+        "_id": department.id,
+        "name": department.name,
+        "enabled": department.enabled,
+        "description": department.description,
+        "email": department.email,
+        "showOnRegistration": department.show_on_registration,
+        "showOnOfflineForm": department.show_on_offline_form,
+        "maxNumberSimultaneousChat": department.max_chats_per_agent,
+        "type": "d",
+        "_updatedAt": department.updated_at,
+    });
+    if let Some(fallback) = &department.fallback {
+        out["fallbackForwardDepartment"] = json!(fallback);
+    }
+    out
+}
+
+/// A department's agent link, as `livechat/department` returns it.
+pub fn department_agent(agent: &Agent, department: &Department) -> Value {
+    json!({
+        "agentId": agent.id,
+        "username": agent.username,
+        "departmentId": department.id,
+        "departmentEnabled": department.enabled,
+        "count": 0,
+        "order": 0,
+    })
+}
+
+pub fn visitor(visitor: &Visitor) -> Value {
+    let mut out = Map::new();
+    out.insert("_id".into(), json!(visitor.id));
+    out.insert("username".into(), json!(visitor.username));
+    out.insert("token".into(), json!(visitor.token));
+    if let Some(name) = &visitor.name {
+        out.insert("name".into(), json!(name));
+    }
+    if let Some(email) = &visitor.email {
+        out.insert("visitorEmails".into(), json!([{ "address": email }]));
+    }
+    if let Some(department) = &visitor.department {
+        out.insert("department".into(), json!(department));
+    }
+    out.insert("status".into(), json!(visitor.status));
+    out.insert("ts".into(), json!(visitor.created_at));
+    out.insert("_updatedAt".into(), json!(visitor.updated_at));
+    Value::Object(out)
+}
+
+/// The livechat room of an inquiry, as `GET livechat/room` returns it.
+pub fn room(inquiry: &Inquiry) -> Value {
+    let mut out = json!({
+        "_id": inquiry.rid,
+        "t": "l",
+        "fname": inquiry.name,
+        "v": inquiry.v,
+        "open": inquiry.status != InquiryStatus::Closed,
+        "ts": inquiry.ts,
+        "_updatedAt": inquiry.updated_at,
+    });
+    if let Some(department) = &inquiry.department {
+        out["departmentId"] = json!(department);
+    }
+    if let Some(served_by) = &inquiry.served_by {
+        out["servedBy"] = json!(served_by);
+    }
+    if let Some(source) = &inquiry.source {
+        out["source"] = json!(source);
+    }
+    out
+}
