@@ -38,6 +38,7 @@
 mod codec;
 mod integrity;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use lobby_core::{
@@ -232,19 +233,7 @@ impl SledStore {
             }
         }
         let next_seq = next_event_seq(&trees)?;
-        let mut index = InquiryIndex::default();
-        for entry in trees.records.scan_prefix(codec::kind_prefix(RecordKind::Inquiry)) {
-            let (key, value) = entry?;
-            match codec::decode_record(&key, &value)?.value {
-                Record::Inquiry(inquiry) => index.upsert(&inquiry),
-                other => {
-                    return Err(SledError::Corrupt {
-                        location: format!("records/{}", String::from_utf8_lossy(&key)),
-                        reason: format!("holds a {} record", other.kind().as_str()),
-                    })
-                }
-            }
-        }
+        let index = load_index(&trees.records)?;
         Ok(SledStore {
             db,
             trees,
@@ -327,12 +316,11 @@ impl SledStore {
             });
             current.push(found.map(|r| r.value));
         }
+        // Bulk imports commit thousands of writes at once; keep the lookup O(1).
+        let position: HashMap<&RecordKey, usize> = commit.writes.iter().enumerate().map(|(i, w)| (&w.key, i)).collect();
         let changes = plan_unique_keys(
             &commit.writes,
-            |key| {
-                let position = commit.writes.iter().position(|w| &w.key == key);
-                Ok(position.and_then(|p| current[p].clone()))
-            },
+            |key| Ok(position.get(key).and_then(|&p| current[p].clone())),
             |key| self.read_owner(key).map_err(StoreError::from),
         )?;
 
@@ -428,6 +416,79 @@ fn open_error(path: &Path, error: sled::Error) -> SledError {
         }
     }
     error.into()
+}
+
+/// Builds the index from every stored inquiry: most of the open time. Reading sled and
+/// decoding JSON run as a pipeline over the available cores (one thread scans, the others
+/// decode batches, this one fills the index), with a bounded queue so memory stays flat however
+/// many inquiries there are.
+fn load_index(records: &sled::Tree) -> Result<InquiryIndex, SledError> {
+    const BATCH: usize = 1024;
+    type Raw = Vec<(sled::IVec, sled::IVec)>;
+    let decoders = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Result<Raw, SledError>>(decoders * 2);
+    let raw_rx = Mutex::new(raw_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Result<Vec<Inquiry>, SledError>>(decoders * 2);
+    let mut index = InquiryIndex::default();
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for entry in records.scan_prefix(codec::kind_prefix(RecordKind::Inquiry)) {
+                match entry {
+                    Ok(entry) => batch.push(entry),
+                    Err(error) => {
+                        let _ = raw_tx.send(Err(error.into()));
+                        return;
+                    }
+                }
+                if batch.len() == BATCH && raw_tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    return;
+                }
+            }
+            if !batch.is_empty() {
+                let _ = raw_tx.send(Ok(batch));
+            }
+        });
+        for _ in 0..decoders {
+            let (raw_rx, done_tx) = (&raw_rx, done_tx.clone());
+            scope.spawn(move || loop {
+                // The lock is held only to take the next batch, never while decoding.
+                let next = raw_rx.lock().recv();
+                let Ok(batch) = next else { return };
+                let decoded = batch.and_then(|entries| entries.iter().map(|(k, v)| decode_inquiry(k, v)).collect());
+                if done_tx.send(decoded).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // Drain everything even after an error, so no thread is left blocked on a full queue.
+        for decoded in done_rx {
+            match decoded {
+                Ok(inquiries) => inquiries.iter().for_each(|inquiry| index.upsert(inquiry)),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+    });
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(index),
+    }
+}
+
+fn decode_inquiry(key: &[u8], value: &[u8]) -> Result<Inquiry, SledError> {
+    match codec::decode_record(key, value)?.value {
+        Record::Inquiry(inquiry) => Ok(inquiry),
+        // decode_record checked that the record is filed under its own key, so this means the
+        // prefix scan and `RecordKey::to_path` disagree: report it rather than trust either.
+        other => Err(SledError::Corrupt {
+            location: format!("records/{}", String::from_utf8_lossy(key)),
+            reason: format!("holds a {} record", other.kind().as_str()),
+        }),
+    }
 }
 
 /// The larger of what `meta` says and one past the last stored event: they are written in the

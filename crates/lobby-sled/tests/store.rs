@@ -443,3 +443,32 @@ fn concurrent_takes_through_the_engine_leave_one_winner() {
     let report = engine.store().check_integrity().unwrap();
     assert_eq!((report.taken_inquiries, report.agents), (20, 4));
 }
+
+#[test]
+fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = 2_500u32; // more than one loader batch, and not a multiple of it
+    {
+        let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+        let writes =
+            (0..count).map(|n| Write::create(Record::Inquiry(inquiry(n, InquiryStatus::Open, None)))).collect();
+        store.commit(Commit { writes, events: vec![] }).unwrap();
+    }
+    {
+        let store = durable(dir.path());
+        let query = InquiryQuery { offset: 2_490, limit: 50, ..all(InquirySort::ascending(SortField::Name)) };
+        let page = store.list_inquiries(&query).unwrap();
+        assert_eq!((page.total, page.items.len()), (count as usize, 10));
+        assert_eq!(store.check_integrity().unwrap().inquiries, count as usize);
+    }
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("records").unwrap().insert("inquiry/inq-001234", &b"{}"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let error = SledStore::open(dir.path(), SledConfig::default()).unwrap_err();
+    assert!(
+        matches!(&error, SledError::Corrupt { location, .. } if location == "records/inquiry/inq-001234"),
+        "{error}"
+    );
+}

@@ -1,0 +1,182 @@
+//! Measures what docs/stores.md reports for the sled store: open time with N inquiries, disk
+//! size against the JSON size of the same data, commit throughput in both durability modes, and
+//! listing latency.
+//!
+//! ```text
+//! cargo run --release -p lobby-sled --example open_time -- [inquiries, default 100000]
+//! ```
+
+use std::path::Path;
+use std::time::Instant;
+
+use lobby_core::{
+    Actor, Commit, EventKind, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent,
+    PriorityWeight, Record, RoomId, RoomType, SortField, Store, Timestamp, VisitorId, VisitorStatus, VisitorSummary,
+    Write,
+};
+use lobby_sled::{Durability, SledConfig, SledStore};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let count: usize = match std::env::args().nth(1) {
+        Some(text) => text.parse()?,
+        None => 100_000,
+    };
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("db");
+    let mut rng = StdRng::seed_from_u64(42);
+
+    let mut json_bytes = 0usize;
+    let started = Instant::now();
+    {
+        let store = SledStore::open(&path, SledConfig { durability: Durability::Periodic })?;
+        let mut made = 0;
+        while made < count {
+            let batch = (count - made).min(1_000);
+            let mut commit = Commit::default();
+            for _ in 0..batch {
+                let inquiry = inquiry(&mut rng, made);
+                json_bytes += serde_json::to_vec(&inquiry)?.len();
+                commit.events.push(NewEvent {
+                    at: inquiry.ts,
+                    actor: Actor::System,
+                    inquiry: Some(inquiry.id.clone()),
+                    kind: EventKind::Enqueued { department: inquiry.department.clone() },
+                });
+                commit.writes.push(Write::create(Record::Inquiry(inquiry)));
+                made += 1;
+            }
+            for event in &commit.events {
+                json_bytes += serde_json::to_vec(event)?.len();
+            }
+            store.commit(commit)?;
+        }
+        store.flush()?;
+    }
+    println!("wrote {count} inquiries (+1 event each) in {:.2?}", started.elapsed());
+    println!("JSON size of the inquiries and events: {:.1} MiB", mib(json_bytes as u64));
+    println!("on disk after writing: {:.1} MiB", mib(dir_size(&path)?));
+
+    let mut opens = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let store = SledStore::open(&path, SledConfig::default())?;
+        opens.push(started.elapsed());
+        drop(store);
+    }
+    opens.sort();
+    println!("open with {count} inquiries: best {:.2?}, median {:.2?} (3 runs)", opens[0], opens[1]);
+    println!("on disk after reopening: {:.1} MiB", mib(dir_size(&path)?));
+
+    // Where the open time goes: sled's own recovery, reading the inquiries, decoding them.
+    {
+        let started = Instant::now();
+        let db = sled::open(&path)?;
+        let records = db.open_tree("records")?;
+        let recovered = started.elapsed();
+        let mut raw = Vec::new();
+        for entry in records.scan_prefix("inquiry/") {
+            raw.push(entry?.1);
+        }
+        let scanned = started.elapsed();
+        for bytes in &raw {
+            let _: serde_json::Value = serde_json::from_slice(bytes)?;
+        }
+        println!(
+            "  of which: sled recovery {recovered:.2?}, scanning {} inquiries {:.2?}, decoding ~{:.2?}",
+            raw.len(),
+            scanned - recovered,
+            started.elapsed() - scanned
+        );
+    }
+
+    let store = SledStore::open(&path, SledConfig::default())?;
+    println!("resident memory with the store open: {}", resident_memory());
+    let started = Instant::now();
+    let report = store.check_integrity()?;
+    println!("check_integrity: {:.2?} ({} inquiries, {} events)", started.elapsed(), report.inquiries, report.events);
+
+    for (label, offset) in [("first page", 0), ("page at offset 20000", 20_000)] {
+        let query = InquiryQuery {
+            filter: InquiryFilter::status(InquiryStatus::Open),
+            sort: InquirySort::descending(SortField::Ts),
+            offset,
+            limit: 50,
+        };
+        store.list_inquiries(&query)?; // builds the view once
+        let started = Instant::now();
+        let rounds = 200;
+        for _ in 0..rounds {
+            store.list_inquiries(&query)?;
+        }
+        println!("list 50 open by ts desc, {label}: {:.1?} per page", started.elapsed() / rounds);
+    }
+    drop(store);
+
+    for durability in [Durability::FlushEveryCommit, Durability::Periodic] {
+        let store = SledStore::open(&path, SledConfig { durability })?;
+        let commits = 2_000;
+        let started = Instant::now();
+        for n in 0..commits {
+            let inquiry = inquiry(&mut rng, count + n);
+            store.commit(Commit { writes: vec![Write::create(Record::Inquiry(inquiry))], events: vec![] })?;
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "{durability:?}: {commits} single-inquiry commits from one thread in {elapsed:.2?} ({:.0}/s)",
+            commits as f64 / elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn inquiry(rng: &mut StdRng, n: usize) -> Inquiry {
+    let ts = Timestamp::from_millis(1_700_000_000_000 + n as i64 * 1_000);
+    Inquiry {
+        id: InquiryId::generate(rng),
+        rid: RoomId::generate(rng),
+        name: format!("Visitor {}", rng.gen_range(0..100_000)),
+        message: "Hello, I need help with my order".into(),
+        ts,
+        // Not `taken`: a taken inquiry needs an agent for check_integrity to pass.
+        status: [InquiryStatus::Queued, InquiryStatus::Open, InquiryStatus::Closed][rng.gen_range(0..3)],
+        t: RoomType::Livechat,
+        department: None,
+        v: VisitorSummary {
+            id: VisitorId::generate(rng),
+            username: format!("guest-{n}"),
+            token: format!("{:032x}", rng.gen::<u128>()),
+            status: VisitorStatus::Online,
+        },
+        default_agent: None,
+        priority_weight: PriorityWeight::UNSET,
+        estimated_waiting_time_queue: lobby_core::model::NO_SLA_MINUTES,
+        queued_at: Some(ts),
+        taken_at: None,
+        served_by: None,
+        agents: None,
+        source: None,
+        updated_at: ts,
+    }
+}
+
+fn dir_size(path: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() { dir_size(&entry.path())? } else { meta.len() };
+    }
+    Ok(total)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn resident_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| status.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l[6..].trim().to_owned()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
