@@ -1,1 +1,493 @@
-//! Work in progress.
+//! # lobby-postgres
+//!
+//! A Lobby [`Store`] on PostgreSQL, for deployments where several servers share one queue.
+//! Every server connects to the same database and schema; the database arbitrates every race,
+//! so an inquiry is taken at most once and no agent goes over its limit no matter which server
+//! handles the request, and each server's [`Store::subscribe`] feed carries every server's
+//! events, in one order, without gaps or repeats.
+//!
+//! * **Schema.** [`PostgresStore::connect`] creates the configured schema (default `lobby`)
+//!   and applies the embedded migrations, recorded in `schema_migrations`, in one transaction
+//!   under an advisory lock, so servers starting together do not race.
+//! * **Commits** are one transaction each: written rows are locked (`SELECT … FOR UPDATE`, in
+//!   a fixed order) and their versions checked, unique keys are claimed against a primary key,
+//!   events are numbered from a counter row taken last and held until `COMMIT`, and a
+//!   `NOTIFY` tells every server's feed to look. Lost races come back as
+//!   [`StoreError::Conflict`], and the engine retries.
+//! * **Listings** are SQL in exactly [`InquiryQuery::reference_page`]'s order (byte-wise text,
+//!   no department first), served by per-order indexes; totals without a reservation filter
+//!   come from counters kept by every commit, so they cost no `COUNT`.
+//!
+//! `docs/postgres.md` in the repository has the details and the reasoning.
+//!
+//! ```no_run
+//! use lobby_core::{Actor, Engine, Store};
+//! use lobby_postgres::{PostgresConfig, PostgresStore};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PostgresStore::connect(
+//!     "postgres://lobby@127.0.0.1:5432/lobby",
+//!     PostgresConfig { pool_size: 32, ..PostgresConfig::default() },
+//! )?;
+//! let feed = store.subscribe()?; // sees commits from every server on this schema
+//! let engine = Engine::new(store);
+//! engine.dispatch(&Actor::System)?;
+//! for event in feed.drain() {
+//!     println!("{} {:?}", event.seq.0, event.event.kind);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod codec;
+mod commit;
+mod feed;
+mod pool;
+mod schema;
+mod sql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lobby_core::{
+    Commit, CommitReceipt, DepartmentId, Event, EventQuery, Inquiry, InquiryFilter, InquiryId, InquiryQuery,
+    InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey, UserId, Versioned,
+};
+
+use crate::commit::Failure;
+use crate::feed::{Feed, ListenerConfig};
+use crate::pool::{Manager, Pool, PooledConn};
+use crate::sql::Statements;
+
+/// How to connect and where the tables live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// The schema that holds every table: lower-case letters, digits and `_`, at most 48
+    /// bytes, not starting with a digit or `pg_`. Default `lobby`.
+    pub schema: String,
+    /// Most connections the pool opens (the feed's listener has one more of its own).
+    /// Default 16.
+    pub pool_size: u32,
+    /// How long to wait for a new connection to be established, unless the URL sets
+    /// `connect_timeout`. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How long an operation waits for a free pooled connection before failing with
+    /// [`StoreError::Backend`]. Default 10 s.
+    pub acquire_timeout: Duration,
+    /// How often the feed re-reads the event table even without a notification: a safety net
+    /// for lost notifications. Default 1 s.
+    pub feed_poll_interval: Duration,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            schema: "lobby".to_owned(),
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(10),
+            feed_poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Everything that can go wrong outside the [`Store`] contract (which reports
+/// [`StoreError`]s: a database failure there is [`StoreError::Backend`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error("invalid PostgreSQL connection URL: {0}")]
+    InvalidUrl(#[source] postgres::Error),
+    #[error(
+        "invalid schema name {0:?}: use lower-case letters, digits and _ (at most 48, not starting with a digit or pg_)"
+    )]
+    InvalidSchema(String),
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("no database connection: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database error: {0}")]
+    Database(#[from] postgres::Error),
+    #[error(
+        "schema {schema:?} is at migration {found}, newer than this build knows ({known}); upgrade lobby-postgres"
+    )]
+    SchemaTooNew { schema: String, found: i32, known: i32 },
+    #[error("the database connection closed")]
+    ConnectionClosed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PostgresError> for StoreError {
+    fn from(e: PostgresError) -> Self {
+        match e {
+            PostgresError::Store(e) => e,
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+/// A database failure as the contract reports it.
+pub(crate) fn backend(e: &postgres::Error) -> StoreError {
+    StoreError::Backend(format!("postgres: {e}"))
+}
+
+/// The PostgreSQL store. Share it between threads with an `Arc` (or through the `Engine`);
+/// open one per process, and as many processes on one schema as you like.
+pub struct PostgresStore {
+    pool: Pool,
+    sql: Arc<Statements>,
+    feed: Arc<Feed>,
+    pg: postgres::Config,
+    config: PostgresConfig,
+    /// Drop the schema when the store is dropped (temporary stores).
+    drop_on_drop: bool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.config.schema)
+            .field("pool_size", &self.config.pool_size)
+            .field("temporary", &self.drop_on_drop)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of [`PostgresStore::check_integrity`]: disagreements between the counters
+/// and the inquiries they count. Empty when healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IntegrityReport {
+    /// `(status, bucket, counter value, actual count)` for every counter that is wrong.
+    pub wrong_counts: Vec<(String, String, i64, i64)>,
+    /// Unique keys whose owner record does not exist.
+    pub orphan_keys: Vec<String>,
+    /// The event counter, and the number of events and highest seq actually stored.
+    pub event_counter: i64,
+    pub events_stored: i64,
+    pub highest_seq: i64,
+}
+
+impl IntegrityReport {
+    pub fn is_healthy(&self) -> bool {
+        self.wrong_counts.is_empty()
+            && self.orphan_keys.is_empty()
+            && self.event_counter == self.highest_seq
+            && self.events_stored == self.highest_seq
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`, or libpq's
+    /// `key=value` form), creating the schema and applying migrations as needed. Connections
+    /// are plain TCP or Unix sockets; TLS is not supported.
+    pub fn connect(url: &str, config: PostgresConfig) -> Result<PostgresStore, PostgresError> {
+        schema::validate_schema_name(&config.schema)?;
+        if config.pool_size == 0 {
+            return Err(PostgresError::InvalidConfig("pool_size must be at least 1".into()));
+        }
+        if config.feed_poll_interval.is_zero() {
+            return Err(PostgresError::InvalidConfig("feed_poll_interval must be above zero".into()));
+        }
+        let mut pg: postgres::Config = url.parse().map_err(PostgresError::InvalidUrl)?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(config.connect_timeout);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("lobby");
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(config.acquire_timeout)
+            // A broken connection fails its first query and is then discarded (`has_broken`);
+            // testing every checkout would cost a round trip per operation.
+            .test_on_check_out(false)
+            .build(Manager::new(pg.clone()))?;
+        {
+            let mut conn = pool.get()?;
+            schema::migrate(&mut conn.client, &config.schema)?;
+        }
+        Ok(PostgresStore {
+            pool,
+            sql: Arc::new(Statements::new(&config.schema)),
+            feed: Arc::new(Feed::new()),
+            pg,
+            config,
+            drop_on_drop: false,
+        })
+    }
+
+    /// A store in a fresh, randomly named schema (`lobby_tmp_…`) that is dropped with the
+    /// store: for tests.
+    pub fn temporary(url: &str) -> Result<PostgresStore, PostgresError> {
+        let suffix: u64 = rand::Rng::gen(&mut rand::thread_rng());
+        let config = PostgresConfig { schema: format!("lobby_tmp_{suffix:016x}"), ..PostgresConfig::default() };
+        let mut store = Self::connect(url, config)?;
+        store.drop_on_drop = true;
+        Ok(store)
+    }
+
+    /// The schema this store uses.
+    pub fn schema(&self) -> &str {
+        &self.config.schema
+    }
+
+    pub fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    /// Drops the schema with every table in it (`DROP SCHEMA … CASCADE`): all data is gone.
+    /// Other stores still connected to it fail from then on.
+    pub fn drop_schema(mut self) -> Result<(), PostgresError> {
+        self.drop_on_drop = false;
+        self.feed.stop();
+        self.drop_schema_now()
+    }
+
+    fn drop_schema_now(&self) -> Result<(), PostgresError> {
+        let mut conn = self.pool.get()?;
+        conn.client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", schema::quote(&self.config.schema)))?;
+        Ok(())
+    }
+
+    /// Compares the totals counters with the inquiries, checks unique keys have owners, and
+    /// that the event log has no gaps. Reads everything: for tests and maintenance.
+    pub fn check_integrity(&self) -> Result<IntegrityReport, PostgresError> {
+        let s = schema::quote(&self.config.schema);
+        let mut conn = self.pool.get()?;
+        let mut tx =
+            conn.client.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+        let wrong_counts = tx
+            .query(
+                &format!(
+                    "WITH actual AS (
+                         SELECT status, 'all' AS bucket, count(*) AS n FROM {s}.inquiries GROUP BY status
+                         UNION ALL
+                         SELECT status, CASE WHEN department IS NULL THEN 'none' ELSE 'dep:' || department END,
+                                count(*)
+                         FROM {s}.inquiries GROUP BY 1, 2
+                     )
+                     SELECT coalesce(c.status, a.status), coalesce(c.bucket, a.bucket),
+                            coalesce(c.n, 0), coalesce(a.n, 0)
+                     FROM {s}.inquiry_counts c FULL JOIN actual a ON a.status = c.status AND a.bucket = c.bucket
+                     WHERE coalesce(c.n, 0) <> coalesce(a.n, 0)
+                     ORDER BY 1, 2"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+            .collect();
+        let orphan_keys = tx
+            .query(
+                &format!(
+                    "SELECT u.key FROM {s}.unique_keys u
+                     WHERE NOT EXISTS (SELECT 1 FROM {s}.inquiries i
+                                       WHERE u.owner_kind = 'inquiry' AND i.id = u.owner_id)
+                       AND NOT EXISTS (SELECT 1 FROM {s}.records r
+                                       WHERE r.kind = u.owner_kind AND r.id = u.owner_id)
+                     ORDER BY 1"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let row = tx.query_one(
+            &format!(
+                "SELECT (SELECT last FROM {s}.event_counter), count(*), coalesce(max(seq), 0)
+                 FROM {s}.events"
+            ),
+            &[],
+        )?;
+        let report = IntegrityReport {
+            wrong_counts,
+            orphan_keys,
+            event_counter: row.get(0),
+            events_stored: row.get(1),
+            highest_seq: row.get(2),
+        };
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Events the feed skipped because they could not be decoded (0 unless the event table
+    /// was written by something else).
+    pub fn feed_skipped_events(&self) -> u64 {
+        self.feed.undecodable()
+    }
+
+    fn conn(&self) -> Result<PooledConn, StoreError> {
+        self.pool.get().map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+    }
+
+    /// Runs `f` on a pooled connection, mapping database errors to [`StoreError::Backend`].
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client, &mut pool::StatementCache) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        let (client, cache) = conn.parts();
+        f(client, cache).map_err(|failure| match failure {
+            Failure::Store(e) => e,
+            Failure::Db(e) => backend(&e),
+        })
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.feed.stop();
+        if self.drop_on_drop {
+            // Best effort: a temporary schema left behind is garbage, not damage.
+            let _ = self.drop_schema_now();
+        }
+    }
+}
+
+fn versioned(kind: RecordKind, id: &str, version: i64, body: &str) -> Result<Versioned<Record>, StoreError> {
+    Ok(Versioned { version: codec::version_from_db(version)?, value: codec::decode_record(kind, id, body)? })
+}
+
+impl Store for PostgresStore {
+    fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        self.read(|client, cache| {
+            let row = match key {
+                RecordKey::Inquiry(id) => {
+                    let statement = cache.get(client, &self.sql.get_inquiry)?;
+                    client.query_opt(&statement, &[&id.as_str()])?
+                }
+                other => {
+                    let statement = cache.get(client, &self.sql.get_record)?;
+                    client.query_opt(&statement, &[&other.kind().as_str(), &other.id()])?
+                }
+            };
+            let Some(row) = row else { return Ok(None) };
+            Ok(Some(versioned(key.kind(), key.id(), row.get(0), row.get(1))?))
+        })
+    }
+
+    fn find(&self, key: &UniqueKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        self.read(|client, cache| {
+            let statement = cache.get(client, &self.sql.find)?;
+            let Some(row) = client.query_opt(&statement, &[&key.to_path()])? else { return Ok(None) };
+            let (kind, id): (String, String) = (row.get(0), row.get(1));
+            let (version, body): (Option<i64>, Option<String>) = (row.get(2), row.get(3));
+            match (version, body) {
+                (Some(version), Some(body)) => Ok(Some(versioned(codec::kind_from_str(&kind)?, &id, version, &body)?)),
+                _ => Err(StoreError::Corrupt(format!("{key} belongs to {kind}/{id}, which does not exist")).into()),
+            }
+        })
+    }
+
+    fn scan(&self, kind: RecordKind) -> Result<Vec<Versioned<Record>>, StoreError> {
+        self.read(|client, cache| {
+            let rows = if kind == RecordKind::Inquiry {
+                let statement = cache.get(client, &self.sql.scan_inquiries)?;
+                client.query(&statement, &[])?
+            } else {
+                let statement = cache.get(client, &self.sql.scan_records)?;
+                client.query(&statement, &[&kind.as_str()])?
+            };
+            rows.iter()
+                .map(|row| {
+                    let id: &str = row.get(0);
+                    versioned(kind, id, row.get(1), row.get(2)).map_err(Failure::Store)
+                })
+                .collect()
+        })
+    }
+
+    fn list_inquiries(&self, query: &InquiryQuery) -> Result<Page<Inquiry>, StoreError> {
+        let q = sql::listing(&self.config.schema, &query.filter, query.sort, query.offset, query.limit);
+        self.read(|client, cache| {
+            let statement = cache.get(client, &q.sql)?;
+            let row = client.query_one(&statement, &q.param_refs())?;
+            let total: i64 = row.get(0);
+            let bodies: Option<Vec<String>> = row.get(1);
+            let total =
+                usize::try_from(total).map_err(|_| StoreError::Corrupt(format!("negative inquiry total {total}")))?;
+            let items = bodies
+                .unwrap_or_default()
+                .iter()
+                .map(|body| codec::decode_listed_inquiry(body))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page { items, total })
+        })
+    }
+
+    fn count_before(
+        &self,
+        filter: &InquiryFilter,
+        sort: InquirySort,
+        inquiry: &InquiryId,
+    ) -> Result<Option<usize>, StoreError> {
+        let q = sql::count_before(&self.config.schema, filter, sort, inquiry.as_str());
+        self.read(|client, cache| {
+            let statement = cache.get(client, &q.sql)?;
+            let Some(row) = client.query_opt(&statement, &q.param_refs())? else { return Ok(None) };
+            let status: &str = row.get(0);
+            let department: Option<&str> = row.get(1);
+            let reserved_for: Option<&str> = row.get(2);
+            let before: i64 = row.get(3);
+            let corrupt = |what: &str| StoreError::Corrupt(format!("inquiry {inquiry} has an invalid {what}"));
+            let department = department.map(DepartmentId::new).transpose().map_err(|_| corrupt("department"))?;
+            let reserved_for = reserved_for.map(UserId::new).transpose().map_err(|_| corrupt("reservation"))?;
+            let matches = filter.statuses.contains(codec::status_from_str(status)?)
+                && filter.departments.matches(department.as_ref())
+                && filter.reservation.matches(reserved_for.as_ref());
+            if !matches {
+                return Ok(None);
+            }
+            let before =
+                usize::try_from(before).map_err(|_| StoreError::Corrupt(format!("negative count {before}")))?;
+            Ok(Some(before))
+        })
+    }
+
+    fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
+        commit.validate()?;
+        let mut conn = self.conn()?;
+        let (client, cache) = conn.parts();
+        let attempt = (|| {
+            let mut tx = client.transaction()?;
+            let receipt = commit::run(&mut tx, cache, &self.sql, &commit)?;
+            tx.commit()?;
+            Ok(receipt)
+        })();
+        attempt.map_err(|failure| commit::map_failure(failure, &commit))
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let after = i64::try_from(query.after.0).unwrap_or(i64::MAX);
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        self.read(|client, cache| {
+            let rows = match &query.inquiry {
+                Some(id) => {
+                    let statement = cache.get(client, &self.sql.events_of_inquiry)?;
+                    client.query(&statement, &[&id.as_str(), &after, &limit])?
+                }
+                None => {
+                    let statement = cache.get(client, &self.sql.events_after)?;
+                    client.query(&statement, &[&after, &limit])?
+                }
+            };
+            rows.iter().map(|row| codec::decode_event(row.get(0), row.get(1)).map_err(Failure::Store)).collect()
+        })
+    }
+
+    fn subscribe(&self) -> Result<Subscription, StoreError> {
+        let listener = ListenerConfig {
+            pg: self.pg.clone(),
+            sql: Arc::clone(&self.sql),
+            poll_interval: self.config.feed_poll_interval,
+        };
+        self.feed.ensure_listener(listener, self.config.connect_timeout);
+        self.read(|client, cache| {
+            let statement = cache.get(client, &self.sql.last_seq)?;
+            let last: i64 = client.query_one(&statement, &[])?.get(0);
+            let last = u64::try_from(last).map_err(|_| StoreError::Corrupt(format!("event counter at {last}")))?;
+            Ok(self.feed.subscribe(client, cache, &self.sql, last)?)
+        })
+    }
+}

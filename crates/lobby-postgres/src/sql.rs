@@ -1,0 +1,367 @@
+//! The SQL the store runs: fixed statements, qualified with the schema once at connect, and
+//! the listing queries, built per filter shape.
+//!
+//! Listing order is [`lobby_core::SortKey`]'s: `(primary, age, id)` ascending, or the exact
+//! reverse. Text columns are `COLLATE "C"` (byte order, as Rust compares `str`), `name` is
+//! `bytea` (byte order too), and a missing department sorts first ascending (`NULLS FIRST`)
+//! and last descending (`NULLS LAST`), so PostgreSQL's order is the reference order.
+
+use std::collections::BTreeSet;
+
+use lobby_core::{DepartmentFilter, Direction, InquiryFilter, InquirySort, ReservationFilter, SortField};
+use postgres::types::ToSql;
+
+use crate::codec::{bucket, ALL_BUCKET};
+use crate::schema::quote;
+
+/// Fixed statements, with the schema filled in.
+pub(crate) struct Statements {
+    pub schema: String,
+    pub channel: String,
+    pub get_record: String,
+    pub get_inquiry: String,
+    pub find: String,
+    pub scan_records: String,
+    pub scan_inquiries: String,
+    pub lock_inquiries: String,
+    pub lock_records: String,
+    pub owner_of: String,
+    pub release_key: String,
+    pub claim_key: String,
+    pub insert_inquiry: String,
+    pub update_inquiry: String,
+    pub delete_inquiry: String,
+    pub insert_record: String,
+    pub update_record: String,
+    pub delete_record: String,
+    pub add_counts: String,
+    pub append_events: String,
+    pub last_seq: String,
+    pub events_after: String,
+    pub events_of_inquiry: String,
+}
+
+const INQUIRY_COLUMNS: &str =
+    "id, version, body, status, department, reserved_for, ts, name, updated_at, priority_weight, sla, age";
+
+impl Statements {
+    pub fn new(schema: &str) -> Self {
+        let s = quote(schema);
+        Self {
+            schema: schema.to_owned(),
+            channel: format!("{schema}_events"),
+            get_record: format!("SELECT version, body FROM {s}.records WHERE kind = $1 AND id = $2"),
+            get_inquiry: format!("SELECT version, body FROM {s}.inquiries WHERE id = $1"),
+            find: format!(
+                "SELECT u.owner_kind, u.owner_id, coalesce(i.version, r.version), coalesce(i.body, r.body)
+                 FROM {s}.unique_keys u
+                 LEFT JOIN {s}.inquiries i ON u.owner_kind = 'inquiry' AND i.id = u.owner_id
+                 LEFT JOIN {s}.records r ON u.owner_kind <> 'inquiry' AND r.kind = u.owner_kind AND r.id = u.owner_id
+                 WHERE u.key = $1"
+            ),
+            scan_records: format!("SELECT id, version, body FROM {s}.records WHERE kind = $1 ORDER BY id"),
+            scan_inquiries: format!("SELECT id, version, body FROM {s}.inquiries ORDER BY id"),
+            // ORDER BY puts the row locks under the sort, so every committer locks in one order.
+            lock_inquiries: format!(
+                "SELECT id, version, body FROM {s}.inquiries WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+            ),
+            lock_records: format!(
+                "SELECT r.kind, r.id, r.version, r.body
+                 FROM {s}.records r JOIN unnest($1::text[], $2::text[]) AS w(kind, id)
+                   ON r.kind = w.kind AND r.id = w.id
+                 ORDER BY r.kind, r.id FOR UPDATE OF r"
+            ),
+            owner_of: format!("SELECT owner_kind, owner_id FROM {s}.unique_keys WHERE key = $1"),
+            release_key: format!("DELETE FROM {s}.unique_keys WHERE key = $1"),
+            claim_key: format!(
+                "INSERT INTO {s}.unique_keys (key, owner_kind, owner_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO NOTHING"
+            ),
+            insert_inquiry: format!(
+                "INSERT INTO {s}.inquiries ({INQUIRY_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (id) DO NOTHING"
+            ),
+            update_inquiry: format!(
+                "UPDATE {s}.inquiries SET version = $2, body = $3, status = $4, department = $5,
+                   reserved_for = $6, ts = $7, name = $8, updated_at = $9, priority_weight = $10,
+                   sla = $11, age = $12
+                 WHERE id = $1"
+            ),
+            delete_inquiry: format!("DELETE FROM {s}.inquiries WHERE id = $1"),
+            insert_record: format!(
+                "INSERT INTO {s}.records (kind, id, version, body) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kind, id) DO NOTHING"
+            ),
+            update_record: format!("UPDATE {s}.records SET version = $3, body = $4 WHERE kind = $1 AND id = $2"),
+            delete_record: format!("DELETE FROM {s}.records WHERE kind = $1 AND id = $2"),
+            // Rows arrive sorted by (status, bucket), so concurrent committers lock counter rows
+            // in one order and cannot deadlock on them.
+            add_counts: format!(
+                "INSERT INTO {s}.inquiry_counts AS c (status, bucket, n)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                 ON CONFLICT (status, bucket) DO UPDATE SET n = c.n + EXCLUDED.n"
+            ),
+            // The counter row is updated last in every commit: taking it serialises the event
+            // writers, and holding it until COMMIT means seq N+1 is handed out only after the
+            // transaction that got N has committed (or rolled back and released N).
+            append_events: format!(
+                "WITH c AS (
+                     UPDATE {s}.event_counter SET last = last + $1 WHERE singleton RETURNING last
+                 ), appended AS (
+                     INSERT INTO {s}.events (seq, inquiry, body)
+                     SELECT c.last - $1 + e.ord, e.inquiry, e.body
+                     FROM c, unnest($2::text[], $3::text[]) WITH ORDINALITY AS e(inquiry, body, ord)
+                 )
+                 SELECT c.last, pg_notify($4, c.last::text)::text FROM c"
+            ),
+            last_seq: format!("SELECT last FROM {s}.event_counter"),
+            events_after: format!("SELECT seq, body FROM {s}.events WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            events_of_inquiry: format!(
+                "SELECT seq, body FROM {s}.events WHERE inquiry = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+        }
+    }
+}
+
+/// A query text and its parameters, built together so placeholders stay numbered right.
+#[derive(Default)]
+pub(crate) struct Query {
+    pub sql: String,
+    pub params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Query {
+    /// Adds a parameter and returns its placeholder.
+    fn param(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len())
+    }
+
+    pub fn param_refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+/// The column a sort field orders by, on a row aliased `t`.
+fn primary_column(field: SortField) -> &'static str {
+    match field {
+        SortField::Ts => "ts",
+        SortField::Name => "name",
+        SortField::Status => "status",
+        SortField::Department => "department",
+        SortField::UpdatedAt => "updated_at",
+        SortField::PriorityWeight => "priority_weight",
+        SortField::EstimatedWaitingTime => "sla",
+        SortField::QueuedAt => "age",
+    }
+}
+
+/// `ORDER BY` terms for `sort` over columns named `p` (primary), `age` and `id` in `prefix`.
+fn order_terms(sort: InquirySort, primary: &str) -> String {
+    let (dir, nulls) = match sort.direction {
+        Direction::Ascending => ("ASC", "NULLS FIRST"),
+        Direction::Descending => ("DESC", "NULLS LAST"),
+    };
+    // Only `department` is nullable; spelling NULLS on the others would stop PostgreSQL from
+    // matching the (default-ordered) indexes.
+    let primary_term = match sort.field {
+        SortField::QueuedAt => String::new(), // the primary *is* the age
+        SortField::Department => format!("{primary} {dir} {nulls}, "),
+        _ => format!("{primary} {dir}, "),
+    };
+    format!("{primary_term}age {dir}, id {dir}")
+}
+
+fn status_literals(filter: &InquiryFilter) -> Vec<&'static str> {
+    filter.statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// The department and reservation conditions (statuses are handled by the caller), as SQL
+/// over unqualified columns, or `None` when they match everything.
+fn other_conditions(query: &mut Query, filter: &InquiryFilter, prefix: &str) -> Vec<String> {
+    let mut conditions = Vec::new();
+    if let DepartmentFilter::In(set) = &filter.departments {
+        conditions.push(department_condition(query, set, prefix));
+    }
+    if let ReservationFilter::AvailableTo(agent) = &filter.reservation {
+        let p = query.param(agent.as_str().to_owned());
+        conditions.push(format!("({prefix}reserved_for IS NULL OR {prefix}reserved_for = {p})"));
+    }
+    conditions
+}
+
+fn department_condition(query: &mut Query, set: &BTreeSet<Option<lobby_core::DepartmentId>>, prefix: &str) -> String {
+    let ids: Vec<String> = set.iter().flatten().map(|d| d.as_str().to_owned()).collect();
+    let mut alternatives = Vec::new();
+    if !ids.is_empty() {
+        let p = query.param(ids);
+        alternatives.push(format!("{prefix}department = ANY({p})"));
+    }
+    if set.contains(&None) {
+        alternatives.push(format!("{prefix}department IS NULL"));
+    }
+    if alternatives.is_empty() {
+        "false".to_owned()
+    } else {
+        format!("({})", alternatives.join(" OR "))
+    }
+}
+
+/// `status IN (…)` with the statuses inlined: they are a fixed set of words, and literals let
+/// the planner pick the matching index range even for a generic plan.
+fn status_condition(statuses: &[&str], prefix: &str) -> String {
+    match statuses {
+        [] => "false".to_owned(),
+        [one] => format!("{prefix}status = '{one}'"),
+        many => {
+            let list: Vec<String> = many.iter().map(|s| format!("'{s}'")).collect();
+            format!("{prefix}status IN ({})", list.join(", "))
+        }
+    }
+}
+
+fn and(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        "true".to_owned()
+    } else {
+        conditions.join(" AND ")
+    }
+}
+
+/// Whether `filter`'s total comes from the counters (no reservation filter) rather than COUNT.
+pub(crate) fn total_from_counters(filter: &InquiryFilter) -> bool {
+    matches!(filter.reservation, ReservationFilter::Any)
+}
+
+/// The listing query: one row with the total and the page's bodies in order, read in one
+/// statement so both come from the same snapshot.
+pub(crate) fn listing(schema: &str, filter: &InquiryFilter, sort: InquirySort, offset: usize, limit: usize) -> Query {
+    let s = quote(schema);
+    let mut query = Query::default();
+    let statuses = status_literals(filter);
+
+    // The total: from the counters when there is no reservation filter, else COUNT(*).
+    let total = if total_from_counters(filter) {
+        let buckets: Vec<String> = match &filter.departments {
+            DepartmentFilter::Any => vec![ALL_BUCKET.to_owned()],
+            DepartmentFilter::In(set) => set.iter().map(|d| bucket(d.as_ref().map(|d| d.as_str()))).collect(),
+        };
+        if statuses.is_empty() || buckets.is_empty() {
+            "0::bigint".to_owned()
+        } else {
+            let p = query.param(buckets);
+            format!(
+                "SELECT coalesce(sum(n), 0)::bigint FROM {s}.inquiry_counts WHERE {} AND bucket = ANY({p})",
+                status_condition(&statuses, "")
+            )
+        }
+    } else {
+        let mut conditions = vec![status_condition(&statuses, "")];
+        conditions.extend(other_conditions(&mut query, filter, ""));
+        format!("SELECT count(*) FROM {s}.inquiries WHERE {}", and(&conditions))
+    };
+
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let primary = primary_column(sort.field);
+    let inner_order = order_terms(sort, primary);
+    let outer_order = order_terms(sort, "p");
+    let rest = other_conditions(&mut query, filter, "");
+    let branch = |status_sql: String, limit_sql: &str| {
+        let mut conditions = vec![status_sql];
+        conditions.extend(rest.iter().cloned());
+        format!(
+            "SELECT body, {primary} AS p, age, id FROM {s}.inquiries WHERE {} ORDER BY {inner_order} {limit_sql}",
+            and(&conditions)
+        )
+    };
+    let page = if statuses.len() <= 1 || sort.field == SortField::Status {
+        // One index range already delivers the order (for `status` order, (status, age, id)).
+        let (o, l) = (query.param(offset), query.param(limit));
+        branch(status_condition(&statuses, ""), &format!("LIMIT {l} OFFSET {o}"))
+    } else {
+        // Several statuses: take the first offset+limit of each status's index range and merge,
+        // instead of sorting every waiting inquiry.
+        let n = query.param(offset.saturating_add(limit));
+        let branches: Vec<String> = statuses
+            .iter()
+            .map(|status| format!("({})", branch(status_condition(&[status], ""), &format!("LIMIT {n}"))))
+            .collect();
+        let (o, l) = (query.param(offset), query.param(limit));
+        format!(
+            "SELECT body, p, age, id FROM ({}) AS merged ORDER BY {outer_order} LIMIT {l} OFFSET {o}",
+            branches.join(" UNION ALL ")
+        )
+    };
+    query.sql = format!(
+        "SELECT ({total}) AS total, (SELECT array_agg(body ORDER BY {outer_order}) FROM ({page}) AS page) AS bodies"
+    );
+    query
+}
+
+/// The `count_before` query: one row (if the inquiry exists) with its status, department and
+/// reservation (to check the filter) and the number of matching inquiries before it.
+pub(crate) fn count_before(schema: &str, filter: &InquiryFilter, sort: InquirySort, id: &str) -> Query {
+    let s = quote(schema);
+    let mut query = Query::default();
+    let target = query.param(id.to_owned());
+    let statuses = status_literals(filter);
+    let mut conditions = vec![status_condition(&statuses, "i.")];
+    conditions.extend(other_conditions(&mut query, filter, "i."));
+    let tie = match sort.direction {
+        Direction::Ascending => "(i.age, i.id) < (t.age, t.id)",
+        Direction::Descending => "(i.age, i.id) > (t.age, t.id)",
+    };
+    let before = match (sort.field, sort.direction) {
+        (SortField::QueuedAt, _) => tie.to_owned(),
+        // NULL (no department) is the smallest department.
+        (SortField::Department, Direction::Ascending) => format!(
+            "((i.department IS NULL AND t.department IS NOT NULL) OR i.department < t.department
+              OR (i.department IS NOT DISTINCT FROM t.department AND {tie}))"
+        ),
+        (SortField::Department, Direction::Descending) => format!(
+            "((i.department IS NOT NULL AND t.department IS NULL) OR i.department > t.department
+              OR (i.department IS NOT DISTINCT FROM t.department AND {tie}))"
+        ),
+        (field, direction) => {
+            let c = primary_column(field);
+            let op = if direction == Direction::Ascending { "<" } else { ">" };
+            format!("(i.{c}, i.age, i.id) {op} (t.{c}, t.age, t.id)")
+        }
+    };
+    conditions.push(before);
+    query.sql = format!(
+        "SELECT t.status, t.department, t.reserved_for,
+                (SELECT count(*) FROM {s}.inquiries i WHERE {}) AS before
+         FROM {s}.inquiries t WHERE t.id = {target}",
+        and(&conditions)
+    );
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lobby_core::{InquiryStatus, StatusSet};
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let filter = InquiryFilter {
+            statuses: StatusSet::waiting(),
+            departments: DepartmentFilter::only(lobby_core::DepartmentId::new("d").unwrap()),
+            reservation: ReservationFilter::AvailableTo(lobby_core::UserId::new("a").unwrap()),
+        };
+        let q = listing("lobby", &filter, InquirySort::ascending(SortField::QueuedAt), 0, 10);
+        let highest = (1..=q.params.len()).rev().find(|n| q.sql.contains(&format!("${n}")));
+        assert_eq!(highest, Some(q.params.len()));
+        assert!(!q.sql.contains(&format!("${}", q.params.len() + 1)));
+    }
+
+    #[test]
+    fn empty_status_sets_match_nothing() {
+        let filter = InquiryFilter { statuses: StatusSet::of([]), ..InquiryFilter::status(InquiryStatus::Open) };
+        let q = listing("lobby", &filter, InquirySort::default(), 0, 10);
+        assert!(q.sql.contains("0::bigint") && q.sql.contains("false"));
+    }
+}
