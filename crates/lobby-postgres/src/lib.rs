@@ -477,11 +477,11 @@ impl Store for PostgresStore {
     }
 
     fn subscribe(&self) -> Result<Subscription, StoreError> {
-        let listener = ListenerConfig {
-            pg: self.pg.clone(),
-            sql: Arc::clone(&self.sql),
-            poll_interval: self.config.feed_poll_interval,
-        };
+        // Named apart from the pool's connections, so an operator can tell it in
+        // pg_stat_activity.
+        let mut pg = self.pg.clone();
+        pg.application_name(&format!("{}-feed", self.pg.get_application_name().unwrap_or("lobby")));
+        let listener = ListenerConfig { pg, sql: Arc::clone(&self.sql), poll_interval: self.config.feed_poll_interval };
         self.feed.ensure_listener(listener, self.config.connect_timeout);
         self.read(|client, cache| {
             let statement = cache.get(client, &self.sql.last_seq)?;

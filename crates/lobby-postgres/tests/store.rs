@@ -1,0 +1,353 @@
+//! PostgreSQL-specific behaviour beyond the conformance suite: several stores on one schema,
+//! the feed across stores and reconnects, migrations, byte-wise ordering, bad data.
+//!
+//! Needs `LOBBY_TEST_POSTGRES_URL` (`source .ci/postgres.sh`); skips without it, except under
+//! `CI`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use lobby_conformance::fixtures::{random_inquiry, rng};
+use lobby_core::{
+    Actor, Commit, DepartmentFilter, Direction, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, NewEvent, Record, RecordKey, ReservationFilter, SortField, StatusSet, Store, StoreError,
+    StoreExt, Subscription, Timestamp, Version, Write,
+};
+use lobby_postgres::{PostgresConfig, PostgresError, PostgresStore};
+
+fn server_url() -> Option<String> {
+    let Some(url) = std::env::var("LOBBY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("LOBBY_TEST_POSTGRES_URL is not set, and under CI the PostgreSQL tests must run: source .ci/postgres.sh first");
+        }
+        eprintln!("skipped: LOBBY_TEST_POSTGRES_URL not set");
+        return None;
+    };
+    Some(url)
+}
+
+/// A second store on `store`'s schema, as another server would open it.
+fn attach(url: &str, store: &PostgresStore) -> PostgresStore {
+    let config = PostgresConfig { schema: store.schema().to_owned(), ..PostgresConfig::default() };
+    PostgresStore::connect(url, config).expect("attach to the schema")
+}
+
+fn psql(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("connect")
+}
+
+fn event(label: &str) -> NewEvent {
+    NewEvent {
+        at: Timestamp::from_millis(1),
+        actor: Actor::System,
+        inquiry: None,
+        kind: EventKind::NoAgentFound { strategy: label.into(), department: None, reason: String::new() },
+    }
+}
+
+fn label(e: &lobby_core::Event) -> String {
+    match &e.event.kind {
+        EventKind::NoAgentFound { strategy, .. } => strategy.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Waits for `n` events on `feed` (10 s at most per event).
+fn collect(feed: &Subscription, n: usize) -> Vec<lobby_core::Event> {
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        match feed.next_timeout(Duration::from_secs(10)) {
+            Some(e) => seen.push(e),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[test]
+fn two_stores_on_one_schema_see_each_others_commits() {
+    let Some(url) = server_url() else { return };
+    let a = Arc::new(PostgresStore::temporary(&url).unwrap());
+    let b = Arc::new(attach(&url, &a));
+    let (feed_a, feed_b) = (a.subscribe().unwrap(), b.subscribe().unwrap());
+
+    // A commit through one store is readable through the other and on both feeds.
+    let inquiry = random_inquiry(1, &mut rng(7));
+    let receipt = a
+        .commit(Commit { writes: vec![Write::create(Record::Inquiry(inquiry.clone()))], events: vec![event("a1")] })
+        .unwrap();
+    assert_eq!(b.inquiry(&inquiry.id).unwrap().unwrap().value, inquiry);
+    let on_b = collect(&feed_b, 1);
+    assert_eq!(on_b, receipt.events, "B's feed carries A's commit");
+
+    // Both stores commit at once: both feeds carry all events, in one gapless order.
+    let writers: Vec<_> = [Arc::clone(&a), Arc::clone(&b)]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(s, store)| {
+            (0..2).map(move |t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for n in 0..25 {
+                        store.commit(Commit { writes: vec![], events: vec![event(&format!("{s}-{t}-{n}"))] }).unwrap();
+                    }
+                })
+            })
+        })
+        .collect();
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    let seen_a = collect(&feed_a, 101);
+    let seen_b = collect(&feed_b, 100);
+    let seqs_a: Vec<u64> = seen_a.iter().map(|e| e.seq.0).collect();
+    assert_eq!(seqs_a, (1..=101).collect::<Vec<_>>(), "A sees its own and B's events, in order, once");
+    assert_eq!(seen_b, seen_a[1..].to_vec(), "B sees the same events in the same order");
+    assert!(feed_b.next_timeout(Duration::from_millis(200)).is_none(), "nothing twice");
+
+    drop(b);
+    Arc::try_unwrap(a).expect("sole owner").drop_schema().unwrap();
+}
+
+#[test]
+fn a_new_subscription_starts_after_the_last_commit() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    let early = store.subscribe().unwrap();
+    for n in 0..5 {
+        store.commit(Commit { writes: vec![], events: vec![event(&format!("old{n}"))] }).unwrap();
+    }
+    // Committed before it subscribed: a late subscriber must not get these.
+    let late = store.subscribe().unwrap();
+    store.commit(Commit { writes: vec![], events: vec![event("new")] }).unwrap();
+    assert_eq!(collect(&early, 6).len(), 6);
+    let got = collect(&late, 1);
+    assert_eq!(got.iter().map(label).collect::<Vec<_>>(), ["new"]);
+    assert!(late.next_timeout(Duration::from_millis(200)).is_none());
+}
+
+#[test]
+fn the_feed_catches_up_after_its_connection_is_killed() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    let feed = store.subscribe().unwrap();
+    store.commit(Commit { writes: vec![], events: vec![event("before")] }).unwrap();
+    assert_eq!(collect(&feed, 1).len(), 1);
+
+    // Kill the listener's connection, then commit while it is down.
+    let mut admin = psql(&url);
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = 'lobby-feed' AND query LIKE '%' || $1 || '%'",
+            &[&store.schema()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "found the listener");
+    for n in 0..10 {
+        store.commit(Commit { writes: vec![], events: vec![event(&format!("during{n}"))] }).unwrap();
+    }
+    let got = collect(&feed, 10);
+    assert_eq!(got.iter().map(|e| e.seq.0).collect::<Vec<_>>(), (2..=11).collect::<Vec<_>>());
+    assert!(feed.next_timeout(Duration::from_millis(300)).is_none(), "nothing twice after reconnecting");
+}
+
+#[test]
+fn servers_starting_together_migrate_once() {
+    let Some(url) = server_url() else { return };
+    let schema = format!("lobby_tmp_mig{:08x}", rand::random::<u32>());
+    let barrier = Arc::new(Barrier::new(6));
+    let stores: Vec<PostgresStore> = (0..6)
+        .map(|_| {
+            let (url, schema, barrier) = (url.clone(), schema.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                PostgresStore::connect(&url, PostgresConfig { schema, pool_size: 2, ..PostgresConfig::default() })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap().expect("every concurrent connect succeeds"))
+        .collect();
+    let rows: i64 =
+        psql(&url).query_one(&format!("SELECT count(*) FROM \"{schema}\".schema_migrations"), &[]).unwrap().get(0);
+    assert_eq!(rows, 1, "each migration applied once");
+    let mut stores = stores.into_iter();
+    let first = stores.next().unwrap();
+    drop(stores);
+    first.drop_schema().unwrap();
+}
+
+#[test]
+fn a_schema_from_a_newer_build_is_refused() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    psql(&url)
+        .execute(
+            &format!(
+                "INSERT INTO \"{}\".schema_migrations (version, description) VALUES (999, 'future')",
+                store.schema()
+            ),
+            &[],
+        )
+        .unwrap();
+    let config = PostgresConfig { schema: store.schema().to_owned(), ..PostgresConfig::default() };
+    match PostgresStore::connect(&url, config) {
+        Err(PostgresError::SchemaTooNew { found: 999, known: 1, .. }) => {}
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_configuration_is_a_typed_error() {
+    let Some(url) = server_url() else { return };
+    let bad_schema = PostgresConfig { schema: "Robert'); DROP TABLE".into(), ..PostgresConfig::default() };
+    assert!(matches!(PostgresStore::connect(&url, bad_schema), Err(PostgresError::InvalidSchema(_))));
+    assert!(matches!(
+        PostgresStore::connect("postgres://a:b@h:notaport/x", PostgresConfig::default()),
+        Err(PostgresError::InvalidUrl(_))
+    ));
+    let no_pool = PostgresConfig { pool_size: 0, ..PostgresConfig::default() };
+    assert!(matches!(PostgresStore::connect(&url, no_pool), Err(PostgresError::InvalidConfig(_))));
+    let unreachable = PostgresConfig {
+        acquire_timeout: Duration::from_millis(500),
+        connect_timeout: Duration::from_millis(500),
+        ..PostgresConfig::default()
+    };
+    let started = Instant::now();
+    assert!(matches!(
+        PostgresStore::connect("postgres://lobby@127.0.0.1:1/x", unreachable),
+        Err(PostgresError::Pool(_))
+    ));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn corrupt_rows_are_reported_not_panicked_on() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    let inquiry = random_inquiry(1, &mut rng(3));
+    store.commit(Commit { writes: vec![Write::create(Record::Inquiry(inquiry.clone()))], events: vec![] }).unwrap();
+    let mut admin = psql(&url);
+    let s = store.schema().to_owned();
+    admin.execute(&format!("UPDATE \"{s}\".inquiries SET body = '{{not json'"), &[]).unwrap();
+    admin.execute(&format!("INSERT INTO \"{s}\".events (seq, body) VALUES (1, '[]')"), &[]).unwrap();
+    assert!(matches!(store.inquiry(&inquiry.id), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.inquiry_by_room(&inquiry.rid), Err(StoreError::Corrupt(_))));
+    let all = InquiryQuery {
+        filter: InquiryFilter {
+            statuses: StatusSet::ALL,
+            departments: DepartmentFilter::Any,
+            reservation: ReservationFilter::Any,
+        },
+        sort: InquirySort::default(),
+        offset: 0,
+        limit: 10,
+    };
+    assert!(matches!(store.list_inquiries(&all), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.events(&EventQuery { limit: 10, ..EventQuery::default() }), Err(StoreError::Corrupt(_))));
+    let stale = Write::update(Version(1), Record::Inquiry(inquiry));
+    assert!(matches!(store.commit(Commit { writes: vec![stale], events: vec![] }), Err(StoreError::Corrupt(_))));
+}
+
+/// Names the reference orders by bytes: NUL, case, accents, emoji, prefixes.
+#[test]
+fn names_and_departments_order_by_bytes() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    let names = ["a\0b", "a", "", "A", "ab", "Zoë", "Zoe", "zoë", "😀", "é", "e\u{301}", "a\0", "ß"];
+    let mut random = rng(11);
+    let inquiries: Vec<Inquiry> = (0..60)
+        .map(|n| {
+            let mut inquiry = random_inquiry(n, &mut random);
+            inquiry.name = names[n % names.len()].to_owned();
+            if n % 5 == 0 {
+                inquiry.department = Some(lobby_core::DepartmentId::new(["Dép", "dep", "DEP_2", "z"][n % 4]).unwrap());
+            }
+            inquiry
+        })
+        .collect();
+    store
+        .commit(Commit {
+            writes: inquiries.iter().cloned().map(|i| Write::create(Record::Inquiry(i))).collect(),
+            events: vec![],
+        })
+        .unwrap();
+    let model: HashMap<InquiryId, Inquiry> = inquiries.iter().map(|i| (i.id.clone(), i.clone())).collect();
+    for field in [SortField::Name, SortField::Department, SortField::Status] {
+        for direction in [Direction::Ascending, Direction::Descending] {
+            for statuses in [StatusSet::ALL, StatusSet::waiting()] {
+                let query = InquiryQuery {
+                    filter: InquiryFilter {
+                        statuses,
+                        departments: DepartmentFilter::Any,
+                        reservation: ReservationFilter::Any,
+                    },
+                    sort: InquirySort { field, direction },
+                    offset: 3,
+                    limit: 40,
+                };
+                let want = query.reference_page(model.values());
+                let got = store.list_inquiries(&query).unwrap();
+                assert_eq!(got, want, "{query:?}");
+                for (position, inquiry) in query.reference_page(model.values()).items.iter().enumerate() {
+                    let before = store.count_before(&query.filter, query.sort, &inquiry.id).unwrap();
+                    assert_eq!(before, Some(position + 3), "count_before {} in {query:?}", inquiry.id);
+                }
+            }
+        }
+    }
+    assert!(store.check_integrity().unwrap().is_healthy());
+}
+
+/// Events read back by `after` and `inquiry` beyond what the suite covers: huge limits and
+/// cursors past the end.
+#[test]
+fn event_queries_take_any_numbers() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    store.commit(Commit { writes: vec![], events: vec![event("x"), event("y")] }).unwrap();
+    let all = store.events(&EventQuery { limit: usize::MAX, ..EventQuery::default() }).unwrap();
+    assert_eq!(all.len(), 2);
+    let none = store.events(&EventQuery { after: EventSeq(u64::MAX), limit: usize::MAX, inquiry: None }).unwrap();
+    assert!(none.is_empty());
+    let page = InquiryQuery {
+        filter: InquiryFilter::status(lobby_core::InquiryStatus::Open),
+        sort: InquirySort::default(),
+        offset: usize::MAX,
+        limit: usize::MAX,
+    };
+    assert_eq!(store.list_inquiries(&page).unwrap().items.len(), 0);
+}
+
+#[test]
+fn counters_follow_every_kind_of_write() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    let mut random = rng(5);
+    let inquiries: Vec<Inquiry> = (0..30).map(|n| random_inquiry(n, &mut random)).collect();
+    store
+        .commit(Commit {
+            writes: inquiries.iter().cloned().map(|i| Write::create(Record::Inquiry(i))).collect(),
+            events: vec![],
+        })
+        .unwrap();
+    // Move some between statuses and departments, delete others.
+    let mut writes = Vec::new();
+    for (n, inquiry) in inquiries.iter().enumerate() {
+        let key = RecordKey::Inquiry(inquiry.id.clone());
+        match n % 3 {
+            0 => writes.push(Write::delete(key, Version(1))),
+            1 => {
+                let mut moved = inquiry.clone();
+                moved.status = lobby_core::InquiryStatus::ALL[(n / 3) % 4];
+                moved.department = None;
+                writes.push(Write::update(Version(1), Record::Inquiry(moved)));
+            }
+            _ => {}
+        }
+    }
+    store.commit(Commit { writes, events: vec![] }).unwrap();
+    let report = store.check_integrity().unwrap();
+    assert!(report.is_healthy(), "{report:?}");
+}
