@@ -52,8 +52,9 @@ pub(crate) fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Versioned<Record
             reason: format!("holds the record of {}", stored.record.key()),
         });
     }
-    if stored.version.0 == 0 {
-        return Err(SledError::Corrupt { location: location(), reason: "version 0".into() });
+    // Versions start at 1, and the core computes the next one with `+ 1`.
+    if stored.version.0 == 0 || stored.version.0 == u64::MAX {
+        return Err(SledError::Corrupt { location: location(), reason: format!("version {}", stored.version.0) });
     }
     Ok(Versioned { version: stored.version, value: stored.record })
 }

@@ -341,6 +341,14 @@ impl SledStore {
         for (key, owner) in &changes.claim {
             unique.insert(codec::unique_key(key), codec::record_key(owner));
         }
+        // Checked so that a corrupt counter is an error, not an overflow.
+        let next_seq =
+            u64::try_from(commit.events.len()).ok().and_then(|n| state.next_seq.checked_add(n)).ok_or_else(|| {
+                SledError::Corrupt {
+                    location: "meta/next-event-seq".to_owned(),
+                    reason: format!("{} leaves no room for more events", state.next_seq),
+                }
+            })?;
         let mut events = Vec::with_capacity(commit.events.len());
         let mut event_batch = sled::Batch::default();
         let mut by_inquiry = sled::Batch::default();
@@ -352,7 +360,6 @@ impl SledStore {
             }
             events.push(event);
         }
-        let next_seq = state.next_seq + events.len() as u64;
         let mut meta = sled::Batch::default();
         meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes());
 
@@ -418,65 +425,16 @@ fn open_error(path: &Path, error: sled::Error) -> SledError {
     error.into()
 }
 
-/// Builds the index from every stored inquiry: most of the open time. Reading sled and
-/// decoding JSON run as a pipeline over the available cores (one thread scans, the others
-/// decode batches, this one fills the index), with a bounded queue so memory stays flat however
-/// many inquiries there are.
+/// Builds the index from every stored inquiry: most of the open time (see docs/stores.md).
+/// Serial on purpose: a scan thread feeding decoder threads measured no faster on two cores
+/// under load, and used more memory and CPU.
 fn load_index(records: &sled::Tree) -> Result<InquiryIndex, SledError> {
-    const BATCH: usize = 1024;
-    type Raw = Vec<(sled::IVec, sled::IVec)>;
-    let decoders = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Result<Raw, SledError>>(decoders * 2);
-    let raw_rx = Mutex::new(raw_rx);
-    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Result<Vec<Inquiry>, SledError>>(decoders * 2);
     let mut index = InquiryIndex::default();
-    let mut first_error = None;
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            for entry in records.scan_prefix(codec::kind_prefix(RecordKind::Inquiry)) {
-                match entry {
-                    Ok(entry) => batch.push(entry),
-                    Err(error) => {
-                        let _ = raw_tx.send(Err(error.into()));
-                        return;
-                    }
-                }
-                if batch.len() == BATCH && raw_tx.send(Ok(std::mem::take(&mut batch))).is_err() {
-                    return;
-                }
-            }
-            if !batch.is_empty() {
-                let _ = raw_tx.send(Ok(batch));
-            }
-        });
-        for _ in 0..decoders {
-            let (raw_rx, done_tx) = (&raw_rx, done_tx.clone());
-            scope.spawn(move || loop {
-                // The lock is held only to take the next batch, never while decoding.
-                let next = raw_rx.lock().recv();
-                let Ok(batch) = next else { return };
-                let decoded = batch.and_then(|entries| entries.iter().map(|(k, v)| decode_inquiry(k, v)).collect());
-                if done_tx.send(decoded).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(done_tx);
-        // Drain everything even after an error, so no thread is left blocked on a full queue.
-        for decoded in done_rx {
-            match decoded {
-                Ok(inquiries) => inquiries.iter().for_each(|inquiry| index.upsert(inquiry)),
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                }
-            }
-        }
-    });
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(index),
+    for entry in records.scan_prefix(codec::kind_prefix(RecordKind::Inquiry)) {
+        let (key, value) = entry?;
+        index.upsert(&decode_inquiry(&key, &value)?);
     }
+    Ok(index)
 }
 
 fn decode_inquiry(key: &[u8], value: &[u8]) -> Result<Inquiry, SledError> {
