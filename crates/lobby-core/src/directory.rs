@@ -189,12 +189,17 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    /// Removes a user's agent profile and role. Conversations it serves stay served. Needs
-    /// `manage-livechat-agents`.
+    /// Removes a user's agent profile and role. Needs `manage-livechat-agents`. An agent that
+    /// still serves conversations is refused ([`CoreError::AgentStillServing`]): its load lives
+    /// in the agent record, so deleting it would let a re-added agent go over its limit. The
+    /// delete is checked against the version read, so a take racing with it cannot slip in.
     pub fn remove_agent(&self, actor: &Actor, agent_id: &UserId) -> Result<(), CoreError> {
         self.authorize(actor, Permission::ManageLivechatAgents)?;
         self.retry(|| {
             let agent = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
+            if agent.value.active_chats > 0 {
+                return Err(CoreError::AgentStillServing { conversations: agent.value.active_chats });
+            }
             let mut writes = vec![Write::delete(RecordKey::Agent(agent_id.clone()), agent.version)];
             if let Some(user) = self.store.user(agent_id)? {
                 let mut updated = user.value;

@@ -34,6 +34,8 @@ pub enum CoreError {
     AgentNotAvailable,
     #[error("The agent has reached the maximum of {limit} simultaneous chats")]
     AgentAtCapacity { limit: u32 },
+    #[error("The agent still serves {conversations} conversations; transfer or close them first")]
+    AgentStillServing { conversations: u32 },
     #[error("Department not found")]
     DepartmentNotFound,
     #[error("Department is disabled")]
@@ -70,6 +72,7 @@ impl CoreError {
             Self::NotAnAgent => "error-user-is-not-agent",
             Self::AgentNotAvailable => "error-agent-status-service-offline",
             Self::AgentAtCapacity { .. } => "error-max-number-simultaneous-chats-reached",
+            Self::AgentStillServing { .. } => "error-agent-has-open-chats",
             Self::DepartmentNotFound => "error-invalid-department",
             Self::DepartmentDisabled => "error-department-disabled",
             Self::AlreadyInUse { .. } => "error-field-unavailable",

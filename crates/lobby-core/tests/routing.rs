@@ -423,3 +423,18 @@ fn permissions_are_checked_for_every_actor() {
     let unknown = UserId::new("ghost").unwrap();
     assert_eq!(engine.take(&Actor::System, &inquiry.id, Some(&unknown)), Err(CoreError::InvalidUser));
 }
+
+#[test]
+fn an_agent_serving_conversations_cannot_be_removed() {
+    let Setup { engine, .. } = setup(RoutingMethod::ManualSelection, QueueOrder::Timestamp);
+    let ana = agent(&engine, "ana", 1, &[]);
+    let inquiry = enqueue(&engine, 0, None);
+    engine.release(&Actor::System, &inquiry.id).unwrap();
+    engine.take(&Actor::System, &inquiry.id, Some(&ana)).unwrap();
+    assert_eq!(engine.remove_agent(&Actor::System, &ana), Err(CoreError::AgentStillServing { conversations: 1 }));
+    engine.close(&Actor::System, &inquiry.rid, "").unwrap();
+    engine.remove_agent(&Actor::System, &ana).unwrap();
+    assert!(engine.agent(&ana).unwrap().is_none());
+    // Re-added, it starts from a true load of 0.
+    assert_eq!(engine.add_agent(&Actor::System, "ana").unwrap().active_chats, 0);
+}
