@@ -43,6 +43,8 @@ pub struct DemoInfo {
     pub room: Option<lobby_core::RoomId>,
     /// Whether anything was created (false on a restart over a seeded store).
     pub created_anything: bool,
+    /// Demo conversations taken in an earlier run, closed and opened afresh.
+    pub reset_conversations: usize,
 }
 
 /// Seeds the demo data (blocking; call outside the async runtime or via `spawn_blocking`).
@@ -100,6 +102,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
     let admin_id = admin_id.expect("the demo admin is seeded");
 
     let mut first_room = None;
+    let mut reset = 0;
     for (token, name, department) in VISITORS {
         let details = VisitorDetails {
             token: token.to_owned(),
@@ -109,13 +112,14 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
         };
         engine.register_visitor(&details)?;
         let mut opened = engine.open_room(token, None)?;
+        created |= opened.new_room;
         if opened.inquiry.status == InquiryStatus::Taken {
             // Taken during an earlier run (by the printed take command, say): close it so the
             // demo starts with conversations to take again, never with two open ones.
             engine.close(&system, &opened.inquiry.rid, "demo restarted")?;
             opened = engine.open_room(token, None)?;
+            reset += 1;
         }
-        created |= opened.new_room;
         first_room.get_or_insert(opened.inquiry.rid);
     }
     engine.dispatch(&system)?;
@@ -125,7 +129,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
     let newest_open = ListRequest { count: 1, ..ListRequest::default() };
     let open_inquiry = engine.list(&system, &newest_open)?.items.into_iter().next();
     let room = open_inquiry.as_ref().map(|i| i.rid.clone()).or(first_room);
-    Ok(DemoInfo { user_id: admin_id, token, open_inquiry, room, created_anything: created })
+    Ok(DemoInfo { user_id: admin_id, token, open_inquiry, room, created_anything: created, reset_conversations: reset })
 }
 
 /// The text `--demo` prints: a login, and curl commands for list, take and getOne that work
@@ -134,7 +138,11 @@ pub fn instructions(info: &DemoInfo, base_url: &str, store: &str) -> String {
     let auth = format!("-H \"X-Auth-Token: {}\" -H \"X-User-Id: {}\"", info.token, info.user_id);
     let api = format!("{base_url}/api/v1");
     let mut out = String::new();
-    let seeded = if info.created_anything { "seeded" } else { "already seeded, reused" };
+    let seeded = match (info.created_anything, info.reset_conversations) {
+        (true, _) => "seeded".to_owned(),
+        (false, 0) => "already seeded, reused".to_owned(),
+        (false, n) => format!("already seeded, reused; {n} conversation(s) taken earlier closed and reopened"),
+    };
     out.push_str(&format!("Lobby demo is running at {base_url} (store: {store}; demo data {seeded}).\n\n"));
     out.push_str(&format!(
         "Log in as \"{DEMO_USERNAME}\" (admin, manager and agent) or the agents \"alice\" and \"bob\"; password \"{DEMO_PASSWORD}\":\n"

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lobby_memory::MemoryStore;
+use lobby_sled::{SledConfig, SledStore};
 
 use crate::SharedStore;
 
@@ -87,12 +88,39 @@ impl StoreSpec {
 }
 
 fn open_sled(path: &Path) -> Result<StoreHandle, String> {
-    Err(format!("the sled store is not part of this build yet (wanted {}); use --store memory", path.display()))
+    let store = SledStore::open(path, SledConfig::default())
+        .map_err(|error| format!("cannot open the sled store in {}: {error}", path.display()))?;
+    Ok(sled_handle(Arc::new(store)))
+}
+
+/// A handle on an open sled store; flushing it flushes sled.
+pub fn sled_handle(store: Arc<SledStore>) -> StoreHandle {
+    let description = format!("sled at {}", store.path().display());
+    let flushed = Arc::clone(&store);
+    let flush: FlushFn = Arc::new(move || flushed.flush().map_err(|error| error.to_string()));
+    StoreHandle::new(store, description, Some(flush))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sled_stores_persist_between_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = StoreSpec::parse("sled", dir.path()).unwrap();
+        let handle = spec.open().unwrap();
+        assert!(handle.description().starts_with("sled at "));
+        let engine = lobby_core::Engine::new(handle.store());
+        let details = lobby_core::VisitorDetails { token: "t".into(), ..Default::default() };
+        engine.register_visitor(&details).unwrap();
+        handle.flush().unwrap();
+        // sled allows one process (and one open) per directory.
+        assert!(spec.open().is_err());
+        drop((engine, handle));
+        let engine = lobby_core::Engine::new(spec.open().unwrap().store());
+        assert!(engine.visitor_by_token("t").unwrap().is_some());
+    }
 
     #[test]
     fn store_specs() {

@@ -23,7 +23,15 @@ fn invalid_params(message: &str) -> Value {
 
 #[test]
 fn the_seed_calls_return_the_documented_shapes() {
-    let server = TestServer::start();
+    seed_calls(TestServer::start());
+}
+
+#[test]
+fn the_seed_calls_return_the_documented_shapes_on_sled() {
+    seed_calls(TestServer::start_sled());
+}
+
+fn seed_calls(server: TestServer) {
     let admin = server.admin();
     let (_, rid) = server.visitor_with_room("tok-marcos", "Marcos Defendi", None);
     server.wait_for_status(&admin, &rid, "open");
@@ -326,7 +334,16 @@ fn take_on_behalf_and_double_take() {
 
 #[test]
 fn eight_concurrent_takes_have_exactly_one_winner() {
-    let server = Arc::new(TestServer::start());
+    concurrent_takes(TestServer::start());
+}
+
+#[test]
+fn eight_concurrent_takes_have_exactly_one_winner_on_sled() {
+    concurrent_takes(TestServer::start_sled());
+}
+
+fn concurrent_takes(server: TestServer) {
+    let server = Arc::new(server);
     let admin = server.admin();
     let agents: Vec<_> = (0..8).map(|i| server.agent(&format!("agent{i}"))).collect();
     for round in 0..3 {
@@ -532,6 +549,25 @@ fn automatic_routing_assigns_in_the_background() {
     assert_eq!(inquiry["servedBy"]["_id"], agent.user_id.as_str());
     let position = server.get(&format!("/api/v1/livechat/inquiries.position?roomId={rid}"), Some(&admin));
     assert_eq!(position.status, 400, "a taken conversation has no queue position: {}", position.raw);
+}
+
+#[test]
+fn acknowledged_writes_survive_a_graceful_stop_on_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = lobby_server::stores::StoreSpec::parse("sled", &dir.path().join("data")).unwrap();
+    let server = TestServer::start_on(spec.open().unwrap(), RoutingMethod::ManualSelection);
+    let admin = server.admin();
+    let (_, rid) = server.visitor_with_room("durable", "Dora", None);
+    let inquiry = server.wait_for_status(&admin, &rid, "open");
+    let take = server.post("/api/v1/livechat/inquiries.take", Some(&admin), &json!({"inquiryId": inquiry["_id"]}));
+    assert_eq!(take.status, 200, "{}", take.raw);
+    let TestServer { server } = server;
+    server.stop().expect("clean shutdown");
+
+    let server = TestServer::start_on(spec.open().expect("the store is released"), RoutingMethod::ManualSelection);
+    let login = common::Login { user_id: admin.user_id.clone(), token: admin.token.clone() };
+    let stored = server.wait_for_status(&login, &rid, "taken");
+    assert_eq!(stored["servedBy"]["_id"], admin.user_id.as_str());
 }
 
 #[test]

@@ -39,12 +39,22 @@ impl TestServer {
     }
 
     pub fn start_with(method: RoutingMethod) -> Self {
+        Self::start_on(StoreHandle::memory(), method)
+    }
+
+    /// On a temporary sled store (flushed on every commit).
+    pub fn start_sled() -> Self {
+        let store = lobby_sled::SledStore::temporary().expect("temporary sled store");
+        Self::start_on(lobby_server::stores::sled_handle(std::sync::Arc::new(store)), RoutingMethod::ManualSelection)
+    }
+
+    pub fn start_on(store: StoreHandle, method: RoutingMethod) -> Self {
         let config = ServerConfig {
             routing: RoutingConfig { method, ..RoutingConfig::default() },
             dispatch_interval: Duration::from_millis(200),
             password_cost: PasswordCost::Fast,
         };
-        let state = AppState::new(StoreHandle::memory(), config);
+        let state = AppState::new(store, config);
         let server = RunningServer::start(state, "127.0.0.1:0".parse().unwrap()).expect("server starts");
         Self { server }
     }
