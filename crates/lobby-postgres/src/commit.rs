@@ -8,12 +8,13 @@
 //! 2. the unique keys it releases and claims (claims sorted by key);
 //! 3. the new rows it inserts (writes applied sorted by kind and id);
 //! 4. the inquiry counter rows (sorted by status and bucket);
-//! 5. the event counter row, last, held until COMMIT.
+//! 5. the event counter row, last, held until COMMIT (4 and 5 are one statement, so the
+//!    serialised tail of a commit is that statement and the COMMIT).
 //!
 //! A failed check returns before COMMIT and the transaction rolls back, so a commit is applied
 //! whole or not at all.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use lobby_core::{
     plan_unique_keys, Commit, CommitReceipt, Event, EventSeq, Record, RecordKey, RecordKind, StoreError, UniqueKey,
@@ -64,17 +65,38 @@ pub(crate) fn map_failure(failure: Failure, commit: &Commit) -> StoreError {
     }
 }
 
-/// A write with its value encoded, ready to apply.
-struct Prepared<'a> {
-    write: &'a Write,
-    body: Option<String>,
-    columns: Option<InquiryColumns>,
-}
-
 /// The locked current state of one written key.
 struct Current {
     version: Version,
     body: String,
+}
+
+/// The arrays the `apply` statement takes: one entry per row write.
+#[derive(Default)]
+struct Apply<'a> {
+    // Inquiry creates and updates.
+    i_id: Vec<&'a str>,
+    i_existed: Vec<bool>,
+    i_version: Vec<i64>,
+    i_body: Vec<String>,
+    i_status: Vec<&'static str>,
+    i_department: Vec<Option<String>>,
+    i_reserved_for: Vec<Option<String>>,
+    i_ts: Vec<i64>,
+    i_name: Vec<Vec<u8>>,
+    i_updated_at: Vec<i64>,
+    i_priority_weight: Vec<i16>,
+    i_sla: Vec<i64>,
+    i_age: Vec<i64>,
+    i_delete: Vec<&'a str>,
+    // Other records.
+    r_kind: Vec<&'static str>,
+    r_id: Vec<&'a str>,
+    r_existed: Vec<bool>,
+    r_version: Vec<i64>,
+    r_body: Vec<String>,
+    r_delete_kind: Vec<&'static str>,
+    r_delete_id: Vec<&'a str>,
 }
 
 pub(crate) fn run(
@@ -84,11 +106,9 @@ pub(crate) fn run(
     commit: &Commit,
 ) -> Result<CommitReceipt, Failure> {
     // Encode first: nothing that can fail without the database should wait for it.
-    let mut prepared = Vec::with_capacity(commit.writes.len());
+    let mut bodies = Vec::with_capacity(commit.writes.len());
     for write in &commit.writes {
-        let body = write.value.as_ref().map(codec::encode_record).transpose()?;
-        let columns = write.value.as_ref().and_then(Record::as_inquiry).map(InquiryColumns::of);
-        prepared.push(Prepared { write, body, columns });
+        bodies.push(write.value.as_ref().map(codec::encode_record).transpose()?);
     }
     let mut event_inquiries = Vec::with_capacity(commit.events.len());
     let mut event_bodies = Vec::with_capacity(commit.events.len());
@@ -98,7 +118,7 @@ pub(crate) fn run(
     }
 
     // 1. Lock what is there and check versions.
-    let current = lock_current(tx, cache, sql, &commit.writes)?;
+    let current = if commit.writes.is_empty() { HashMap::new() } else { lock_current(tx, cache, sql, &commit.writes)? };
     let mut versions = Vec::with_capacity(commit.writes.len());
     for write in &commit.writes {
         let found = current.get(&path(&write.key)).map(|c| c.version);
@@ -122,96 +142,142 @@ pub(crate) fn run(
         }
     }
 
-    // 2. Unique keys: check against current owners, release, claim.
-    let owner_stmt = cache.get(tx, &sql.owner_of)?;
+    // 2. Unique keys: check against current owners (read in one query), release, claim.
+    let mut candidates: Vec<String> = Vec::new();
+    for write in &commit.writes {
+        let old = old_records.get(&write.key).map(Record::unique_keys).unwrap_or_default();
+        let new = write.value.as_ref().map(Record::unique_keys).unwrap_or_default();
+        candidates.extend(new.iter().filter(|k| !old.contains(k)).map(UniqueKey::to_path));
+    }
+    let mut owners: HashMap<String, (String, String)> = HashMap::new();
+    if !candidates.is_empty() {
+        let statement = cache.get(tx, &sql.owners)?;
+        for row in tx.query(&statement, &[&candidates])? {
+            owners.insert(row.get(0), (row.get(1), row.get(2)));
+        }
+    }
     let changes = plan_unique_keys(
         &commit.writes,
         |key| Ok(old_records.get(key).cloned()),
-        |key| {
-            let row = tx.query_opt(&owner_stmt, &[&key.to_path()]).map_err(|e| crate::backend(&e))?;
-            row.map(|row| owner_key(row.get(0), row.get(1))).transpose()
-        },
+        |key| owners.get(&key.to_path()).map(|(kind, id)| owner_key(kind, id)).transpose(),
     )?;
     if !changes.release.is_empty() {
-        let release = cache.get(tx, &sql.release_key)?;
-        for key in &changes.release {
-            tx.execute(&release, &[&key.to_path()])?;
-        }
+        let keys: Vec<String> = changes.release.iter().map(UniqueKey::to_path).collect();
+        let statement = cache.get(tx, &sql.release_keys)?;
+        tx.execute(&statement, &[&keys])?;
     }
     if !changes.claim.is_empty() {
-        let claim = cache.get(tx, &sql.claim_key)?;
-        let mut claims: Vec<&(UniqueKey, RecordKey)> = changes.claim.iter().collect();
-        claims.sort_by_key(|(key, _)| key.to_path());
-        for (key, owner) in claims {
-            // Waits for a concurrent claimant of the same key to finish; if it committed, the
-            // key is taken.
-            let inserted = tx.execute(&claim, &[&key.to_path(), &owner.kind().as_str(), &owner.id()])?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate { key: key.clone() }.into());
-            }
+        let mut claims: Vec<(String, &UniqueKey, &RecordKey)> =
+            changes.claim.iter().map(|(key, owner)| (key.to_path(), key, owner)).collect();
+        claims.sort_by(|a, b| a.0.cmp(&b.0));
+        let keys: Vec<&str> = claims.iter().map(|c| c.0.as_str()).collect();
+        let kinds: Vec<&str> = claims.iter().map(|c| c.2.kind().as_str()).collect();
+        let ids: Vec<&str> = claims.iter().map(|c| c.2.id()).collect();
+        let statement = cache.get(tx, &sql.claim_keys)?;
+        let claimed: HashSet<String> = tx.query(&statement, &[&keys, &kinds, &ids])?.iter().map(|r| r.get(0)).collect();
+        if let Some((_, taken, _)) = claims.iter().find(|c| !claimed.contains(&c.0)) {
+            return Err(StoreError::Duplicate { key: (*taken).clone() }.into());
         }
     }
 
-    // 3. Apply the writes, in lock order.
-    let mut order: Vec<usize> = (0..prepared.len()).collect();
-    order.sort_by(|&a, &b| lock_order(&prepared[a].write.key).cmp(&lock_order(&prepared[b].write.key)));
+    // 3. Apply the writes in one statement, in lock order, and work out the counter changes.
+    let mut order: Vec<usize> = (0..commit.writes.len()).collect();
+    order.sort_by(|&a, &b| lock_order(&commit.writes[a].key).cmp(&lock_order(&commit.writes[b].key)));
     let mut counts: BTreeMap<(&'static str, String), i64> = BTreeMap::new();
+    let mut apply = Apply::default();
     for index in order {
-        let Prepared { write, body, columns } = &prepared[index];
+        let write = &commit.writes[index];
         let version = codec::version_to_db(versions[index]);
         let existed = write.expected.is_some();
         if let Some(Record::Inquiry(old)) = old_records.get(&write.key) {
             count(&mut counts, &InquiryColumns::of(old), -1);
         }
-        if let Some(columns) = columns {
-            count(&mut counts, columns, 1);
+        match (&write.value, bodies[index].take()) {
+            (Some(Record::Inquiry(inquiry)), Some(body)) => {
+                let c = InquiryColumns::of(inquiry);
+                count(&mut counts, &c, 1);
+                apply.i_id.push(write.key.id());
+                apply.i_existed.push(existed);
+                apply.i_version.push(version);
+                apply.i_body.push(body);
+                apply.i_status.push(c.status);
+                apply.i_department.push(c.department);
+                apply.i_reserved_for.push(c.reserved_for);
+                apply.i_ts.push(c.ts);
+                apply.i_name.push(c.name);
+                apply.i_updated_at.push(c.updated_at);
+                apply.i_priority_weight.push(c.priority_weight);
+                apply.i_sla.push(c.sla);
+                apply.i_age.push(c.age);
+            }
+            (Some(_), Some(body)) => {
+                apply.r_kind.push(write.key.kind().as_str());
+                apply.r_id.push(write.key.id());
+                apply.r_existed.push(existed);
+                apply.r_version.push(version);
+                apply.r_body.push(body);
+            }
+            _ if write.key.kind() == RecordKind::Inquiry => apply.i_delete.push(write.key.id()),
+            _ => {
+                apply.r_delete_kind.push(write.key.kind().as_str());
+                apply.r_delete_id.push(write.key.id());
+            }
         }
-        let changed = match (&write.key, body, columns) {
-            (RecordKey::Inquiry(id), Some(body), Some(c)) => {
-                let statement = if existed { &sql.update_inquiry } else { &sql.insert_inquiry };
-                let statement = cache.get(tx, statement)?;
-                tx.execute(
-                    &statement,
-                    &[
-                        &id.as_str(),
-                        &version,
-                        body,
-                        &c.status,
-                        &c.department,
-                        &c.reserved_for,
-                        &c.ts,
-                        &c.name,
-                        &c.updated_at,
-                        &c.priority_weight,
-                        &c.sla,
-                        &c.age,
-                    ],
-                )?
-            }
-            (RecordKey::Inquiry(id), None, _) => {
-                let statement = cache.get(tx, &sql.delete_inquiry)?;
-                tx.execute(&statement, &[&id.as_str()])?
-            }
-            (key, Some(body), _) => {
-                let statement = if existed { &sql.update_record } else { &sql.insert_record };
-                let statement = cache.get(tx, statement)?;
-                tx.execute(&statement, &[&key.kind().as_str(), &key.id(), &version, body])?
-            }
-            (key, None, _) => {
-                let statement = cache.get(tx, &sql.delete_record)?;
-                tx.execute(&statement, &[&key.kind().as_str(), &key.id()])?
-            }
-        };
-        if changed != 1 {
-            // Only a create can get here (the rest act on rows we hold locked): someone else
-            // created the record since we looked.
-            return Err(StoreError::Conflict { key: write.key.clone() }.into());
+    }
+    if !commit.writes.is_empty() {
+        let a = &apply;
+        let statement = cache.get(tx, &sql.apply)?;
+        let row = tx.query_one(
+            &statement,
+            &[
+                &a.i_id,
+                &a.i_existed,
+                &a.i_version,
+                &a.i_body,
+                &a.i_status,
+                &a.i_department,
+                &a.i_reserved_for,
+                &a.i_ts,
+                &a.i_name,
+                &a.i_updated_at,
+                &a.i_priority_weight,
+                &a.i_sla,
+                &a.i_age,
+                &a.i_delete,
+                &a.r_kind,
+                &a.r_id,
+                &a.r_existed,
+                &a.r_version,
+                &a.r_body,
+                &a.r_delete_kind,
+                &a.r_delete_id,
+            ],
+        )?;
+        let inserted_inquiries: Vec<String> = row.get(0);
+        let changed: i64 = row.get(1);
+        let inserted_records: Vec<String> = row.get(2);
+        let inserted: HashSet<String> = inserted_inquiries
+            .into_iter()
+            .map(|id| format!("{}/{id}", RecordKind::Inquiry.as_str()))
+            .chain(inserted_records)
+            .collect();
+        // Only a create can miss (the rest act on rows we hold locked): someone else created
+        // the record since we looked.
+        if let Some(lost) = commit.writes.iter().find(|w| w.expected.is_none() && !inserted.contains(&w.key.to_path()))
+        {
+            return Err(StoreError::Conflict { key: lost.key.clone() }.into());
+        }
+        let expected_changes = commit.writes.iter().filter(|w| w.expected.is_some()).count();
+        if usize::try_from(changed).ok() != Some(expected_changes) {
+            let key = commit.writes.iter().find(|w| w.expected.is_some()).unwrap_or(&commit.writes[0]).key.clone();
+            return Err(StoreError::Conflict { key }.into());
         }
     }
 
-    // 4. Counters.
+    // 4 and 5. Counters, then events numbered from the counter row, in one statement.
     counts.retain(|_, delta| *delta != 0);
-    if !counts.is_empty() {
+    let mut events = Vec::with_capacity(commit.events.len());
+    if !counts.is_empty() || !commit.events.is_empty() {
         let mut statuses = Vec::with_capacity(counts.len());
         let mut buckets = Vec::with_capacity(counts.len());
         let mut deltas = Vec::with_capacity(counts.len());
@@ -220,21 +286,22 @@ pub(crate) fn run(
             buckets.push(bucket);
             deltas.push(delta);
         }
-        let statement = cache.get(tx, &sql.add_counts)?;
-        tx.execute(&statement, &[&statuses, &buckets, &deltas])?;
-    }
-
-    // 5. Events, numbered from the counter row, and the notification (sent at COMMIT).
-    let mut events = Vec::with_capacity(commit.events.len());
-    if !commit.events.is_empty() {
         let n = i64::try_from(commit.events.len()).unwrap_or(i64::MAX);
-        let statement = cache.get(tx, &sql.append_events)?;
-        let row = tx.query_one(&statement, &[&n, &event_inquiries, &event_bodies, &sql.channel])?;
-        let last: i64 = row.get(0);
-        let first = u64::try_from(last - n + 1)
-            .map_err(|_| StoreError::Corrupt(format!("event counter at {last}, below the {n} just added")))?;
-        for (offset, event) in (0u64..).zip(&commit.events) {
-            events.push(Event { seq: EventSeq(first + offset), event: event.clone() });
+        let statement = cache.get(tx, &sql.finish)?;
+        let row = tx.query_opt(
+            &statement,
+            &[&statuses, &buckets, &deltas, &n, &event_inquiries, &event_bodies, &sql.channel],
+        )?;
+        if let Some(row) = row {
+            let last: i64 = row.get(0);
+            let first = u64::try_from(last - n + 1)
+                .map_err(|_| StoreError::Corrupt(format!("event counter at {last}, below the {n} just added")))?;
+            for (offset, event) in (0u64..).zip(&commit.events) {
+                events.push(Event { seq: EventSeq(first + offset), event: event.clone() });
+            }
+        }
+        if events.len() != commit.events.len() {
+            return Err(StoreError::Corrupt("the event counter row is missing".into()).into());
         }
     }
     Ok(CommitReceipt { versions, events })
@@ -257,9 +324,9 @@ fn count(counts: &mut BTreeMap<(&'static str, String), i64>, c: &InquiryColumns,
     }
 }
 
-fn owner_key(kind: String, id: String) -> Result<RecordKey, StoreError> {
+fn owner_key(kind: &str, id: &str) -> Result<RecordKey, StoreError> {
     let corrupt = |_| StoreError::Corrupt(format!("unique key owner {kind}/{id} is not a valid key"));
-    Ok(match codec::kind_from_str(&kind)? {
+    Ok(match codec::kind_from_str(kind)? {
         RecordKind::Inquiry => RecordKey::Inquiry(id.parse().map_err(corrupt)?),
         RecordKind::User => RecordKey::User(id.parse().map_err(corrupt)?),
         RecordKind::Agent => RecordKey::Agent(id.parse().map_err(corrupt)?),
@@ -276,30 +343,17 @@ fn lock_current(
     sql: &Statements,
     writes: &[Write],
 ) -> Result<HashMap<(&'static str, String), Current>, Failure> {
-    let mut current = HashMap::new();
     let inquiry_ids: Vec<&str> =
         writes.iter().filter(|w| matches!(w.key, RecordKey::Inquiry(_))).map(|w| w.key.id()).collect();
-    if !inquiry_ids.is_empty() {
-        let statement = cache.get(tx, &sql.lock_inquiries)?;
-        for row in tx.query(&statement, &[&inquiry_ids])? {
-            let (id, version, body): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
-            current.insert(
-                (RecordKind::Inquiry.as_str(), id),
-                Current { version: codec::version_from_db(version)?, body },
-            );
-        }
-    }
     let others: Vec<&Write> = writes.iter().filter(|w| !matches!(w.key, RecordKey::Inquiry(_))).collect();
-    if !others.is_empty() {
-        let kinds: Vec<&str> = others.iter().map(|w| w.key.kind().as_str()).collect();
-        let ids: Vec<&str> = others.iter().map(|w| w.key.id()).collect();
-        let statement = cache.get(tx, &sql.lock_records)?;
-        for row in tx.query(&statement, &[&kinds, &ids])? {
-            let (kind, id, version, body): (String, String, i64, String) =
-                (row.get(0), row.get(1), row.get(2), row.get(3));
-            let kind = codec::kind_from_str(&kind)?.as_str();
-            current.insert((kind, id), Current { version: codec::version_from_db(version)?, body });
-        }
+    let kinds: Vec<&str> = others.iter().map(|w| w.key.kind().as_str()).collect();
+    let ids: Vec<&str> = others.iter().map(|w| w.key.id()).collect();
+    let statement = cache.get(tx, &sql.lock)?;
+    let mut current = HashMap::new();
+    for row in tx.query(&statement, &[&inquiry_ids, &kinds, &ids])? {
+        let (kind, id, version, body): (&str, String, i64, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let kind = codec::kind_from_str(kind)?.as_str();
+        current.insert((kind, id), Current { version: codec::version_from_db(version)?, body });
     }
     Ok(current)
 }

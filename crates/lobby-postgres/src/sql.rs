@@ -23,19 +23,12 @@ pub(crate) struct Statements {
     pub find: String,
     pub scan_records: String,
     pub scan_inquiries: String,
-    pub lock_inquiries: String,
-    pub lock_records: String,
-    pub owner_of: String,
-    pub release_key: String,
-    pub claim_key: String,
-    pub insert_inquiry: String,
-    pub update_inquiry: String,
-    pub delete_inquiry: String,
-    pub insert_record: String,
-    pub update_record: String,
-    pub delete_record: String,
-    pub add_counts: String,
-    pub append_events: String,
+    pub lock: String,
+    pub owners: String,
+    pub release_keys: String,
+    pub claim_keys: String,
+    pub apply: String,
+    pub finish: String,
     pub last_seq: String,
     pub events_after: String,
     pub events_of_inquiry: String,
@@ -61,59 +54,97 @@ impl Statements {
             ),
             scan_records: format!("SELECT id, version, body FROM {s}.records WHERE kind = $1 ORDER BY id"),
             scan_inquiries: format!("SELECT id, version, body FROM {s}.inquiries ORDER BY id"),
-            // ORDER BY puts the row locks under the sort, so every committer locks in one order.
-            lock_inquiries: format!(
-                "SELECT id, version, body FROM {s}.inquiries WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+            // Locks every written row that exists, inquiries first (by id), then other records
+            // (by kind, id). ORDER BY puts each lock under its sort and the UNION ALL runs its
+            // branches in order, so every committer locks in one global order.
+            lock: format!(
+                "WITH li AS (
+                     SELECT 'inquiry'::text COLLATE \"C\" AS kind, id, version, body FROM {s}.inquiries
+                     WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+                 ), lr AS (
+                     SELECT r.kind, r.id, r.version, r.body
+                     FROM {s}.records r JOIN unnest($2::text[], $3::text[]) AS w(kind, id)
+                       ON r.kind = w.kind AND r.id = w.id
+                     ORDER BY r.kind, r.id FOR UPDATE OF r
+                 )
+                 SELECT kind, id, version, body FROM li UNION ALL SELECT kind, id, version, body FROM lr"
             ),
-            lock_records: format!(
-                "SELECT r.kind, r.id, r.version, r.body
-                 FROM {s}.records r JOIN unnest($1::text[], $2::text[]) AS w(kind, id)
-                   ON r.kind = w.kind AND r.id = w.id
-                 ORDER BY r.kind, r.id FOR UPDATE OF r"
+            owners: format!("SELECT key, owner_kind, owner_id FROM {s}.unique_keys WHERE key = ANY($1::text[])"),
+            release_keys: format!("DELETE FROM {s}.unique_keys WHERE key = ANY($1::text[])"),
+            // Waits for a concurrent claimant of the same key to finish; if it committed, the
+            // key is not inserted (and not returned): taken.
+            claim_keys: format!(
+                "INSERT INTO {s}.unique_keys (key, owner_kind, owner_id)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+                 ON CONFLICT (key) DO NOTHING RETURNING key"
             ),
-            owner_of: format!("SELECT owner_kind, owner_id FROM {s}.unique_keys WHERE key = $1"),
-            release_key: format!("DELETE FROM {s}.unique_keys WHERE key = $1"),
-            claim_key: format!(
-                "INSERT INTO {s}.unique_keys (key, owner_kind, owner_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (key) DO NOTHING"
+            // Every row write of a commit in one statement. Updates and deletes act on rows the
+            // commit holds locked; an insert that finds the key taken (a concurrent create) is
+            // skipped and missing from the returned ids, which the caller turns into a conflict.
+            apply: format!(
+                "WITH iw AS (
+                     SELECT * FROM unnest($1::text[], $2::bool[], $3::bigint[], $4::text[], $5::text[],
+                                          $6::text[], $7::text[], $8::bigint[], $9::bytea[], $10::bigint[],
+                                          $11::smallint[], $12::bigint[], $13::bigint[])
+                       AS u(id, existed, version, body, status, department, reserved_for, ts, name,
+                            updated_at, priority_weight, sla, age)
+                 ), inserted_i AS (
+                     INSERT INTO {s}.inquiries ({INQUIRY_COLUMNS})
+                     SELECT {INQUIRY_COLUMNS} FROM iw WHERE NOT existed
+                     ON CONFLICT (id) DO NOTHING RETURNING id
+                 ), updated_i AS (
+                     UPDATE {s}.inquiries t SET version = iw.version, body = iw.body, status = iw.status,
+                       department = iw.department, reserved_for = iw.reserved_for, ts = iw.ts,
+                       name = iw.name, updated_at = iw.updated_at, priority_weight = iw.priority_weight,
+                       sla = iw.sla, age = iw.age
+                     FROM iw WHERE iw.existed AND t.id = iw.id RETURNING t.id
+                 ), deleted_i AS (
+                     DELETE FROM {s}.inquiries WHERE id = ANY($14::text[]) RETURNING id
+                 ), rw AS (
+                     SELECT * FROM unnest($15::text[], $16::text[], $17::bool[], $18::bigint[], $19::text[])
+                       AS u(kind, id, existed, version, body)
+                 ), inserted_r AS (
+                     INSERT INTO {s}.records (kind, id, version, body)
+                     SELECT kind, id, version, body FROM rw WHERE NOT existed
+                     ON CONFLICT (kind, id) DO NOTHING RETURNING kind || '/' || id AS path
+                 ), updated_r AS (
+                     UPDATE {s}.records t SET version = rw.version, body = rw.body
+                     FROM rw WHERE rw.existed AND t.kind = rw.kind AND t.id = rw.id RETURNING 1
+                 ), deleted_r AS (
+                     DELETE FROM {s}.records t USING unnest($20::text[], $21::text[]) AS d(kind, id)
+                     WHERE t.kind = d.kind AND t.id = d.id RETURNING 1
+                 )
+                 SELECT (SELECT coalesce(array_agg(id::text), '{{}}') FROM inserted_i),
+                        (SELECT count(*) FROM updated_i) + (SELECT count(*) FROM deleted_i)
+                          + (SELECT count(*) FROM updated_r) + (SELECT count(*) FROM deleted_r),
+                        (SELECT coalesce(array_agg(path), '{{}}') FROM inserted_r)"
             ),
-            insert_inquiry: format!(
-                "INSERT INTO {s}.inquiries ({INQUIRY_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (id) DO NOTHING"
-            ),
-            update_inquiry: format!(
-                "UPDATE {s}.inquiries SET version = $2, body = $3, status = $4, department = $5,
-                   reserved_for = $6, ts = $7, name = $8, updated_at = $9, priority_weight = $10,
-                   sla = $11, age = $12
-                 WHERE id = $1"
-            ),
-            delete_inquiry: format!("DELETE FROM {s}.inquiries WHERE id = $1"),
-            insert_record: format!(
-                "INSERT INTO {s}.records (kind, id, version, body) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (kind, id) DO NOTHING"
-            ),
-            update_record: format!("UPDATE {s}.records SET version = $3, body = $4 WHERE kind = $1 AND id = $2"),
-            delete_record: format!("DELETE FROM {s}.records WHERE kind = $1 AND id = $2"),
-            // Rows arrive sorted by (status, bucket), so concurrent committers lock counter rows
-            // in one order and cannot deadlock on them.
-            add_counts: format!(
-                "INSERT INTO {s}.inquiry_counts AS c (status, bucket, n)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-                 ON CONFLICT (status, bucket) DO UPDATE SET n = c.n + EXCLUDED.n"
-            ),
-            // The counter row is updated last in every commit: taking it serialises the event
-            // writers, and holding it until COMMIT means seq N+1 is handed out only after the
-            // transaction that got N has committed (or rolled back and released N).
-            append_events: format!(
-                "WITH c AS (
-                     UPDATE {s}.event_counter SET last = last + $1 WHERE singleton RETURNING last
+            // The tail of every commit, in one round trip: the counter rows, then the event
+            // counter, then the events, then the notification (delivered at COMMIT).
+            //
+            // Count rows arrive sorted by (status, bucket), so committers lock them in one
+            // order. `counted` is forced to run first by the event-counter UPDATE's condition,
+            // so every committer takes the counters before the event counter. The event counter
+            // is the last lock a commit takes and it is held until COMMIT: that serialises the
+            // event writers, and seq N+1 is handed out only after the transaction that got N has
+            // committed (or rolled back, giving N back). With no events ($4 = 0) the counter row
+            // is neither locked nor changed, and no row comes back.
+            finish: format!(
+                "WITH counted AS (
+                     INSERT INTO {s}.inquiry_counts AS ic (status, bucket, n)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                     ON CONFLICT (status, bucket) DO UPDATE SET n = ic.n + EXCLUDED.n
+                     RETURNING 1
+                 ), numbered AS (
+                     UPDATE {s}.event_counter SET last = last + $4::bigint
+                     WHERE singleton AND $4::bigint > 0 AND (SELECT count(*) FROM counted) >= 0
+                     RETURNING last
                  ), appended AS (
                      INSERT INTO {s}.events (seq, inquiry, body)
-                     SELECT c.last - $1 + e.ord, e.inquiry, e.body
-                     FROM c, unnest($2::text[], $3::text[]) WITH ORDINALITY AS e(inquiry, body, ord)
+                     SELECT numbered.last - $4 + e.ord, e.inquiry, e.body
+                     FROM numbered, unnest($5::text[], $6::text[]) WITH ORDINALITY AS e(inquiry, body, ord)
                  )
-                 SELECT c.last, pg_notify($4, c.last::text)::text FROM c"
+                 SELECT numbered.last, pg_notify($7, numbered.last::text)::text FROM numbered"
             ),
             last_seq: format!("SELECT last FROM {s}.event_counter"),
             events_after: format!("SELECT seq, body FROM {s}.events WHERE seq > $1 ORDER BY seq LIMIT $2"),
