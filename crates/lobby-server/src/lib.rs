@@ -176,7 +176,8 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_request(())
                 .on_response(|response: &Response, latency: Duration, _span: &Span| {
-                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_secs_f64() * 1e3, "request");
+                    let latency_ms = format!("{:.3}", latency.as_secs_f64() * 1e3);
+                    tracing::info!(status = response.status().as_u16(), latency_ms = %latency_ms, "request");
                 })
                 .on_failure(()),
         )
