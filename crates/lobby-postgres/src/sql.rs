@@ -225,9 +225,18 @@ fn other_conditions(query: &mut Query, filter: &InquiryFilter, prefix: &str) -> 
 fn department_condition(query: &mut Query, set: &BTreeSet<Option<lobby_core::DepartmentId>>, prefix: &str) -> String {
     let ids: Vec<String> = set.iter().flatten().map(|d| d.as_str().to_owned()).collect();
     let mut alternatives = Vec::new();
-    if !ids.is_empty() {
-        let p = query.param(ids);
-        alternatives.push(format!("{prefix}department = ANY({p})"));
+    match ids.as_slice() {
+        [] => {}
+        // One department (the usual case): a plain equality lets the planner walk the
+        // (status, department, age, id) index in order, even with a generic plan.
+        [one] => {
+            let p = query.param(one.clone());
+            alternatives.push(format!("{prefix}department = {p}"));
+        }
+        _ => {
+            let p = query.param(ids);
+            alternatives.push(format!("{prefix}department = ANY({p})"));
+        }
     }
     if set.contains(&None) {
         alternatives.push(format!("{prefix}department IS NULL"));
