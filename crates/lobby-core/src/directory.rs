@@ -123,6 +123,22 @@ impl<S: Store> Engine<S> {
         Ok(self.store.user_by_username(username)?.map(|u| u.value))
     }
 
+    /// A user by email (any case), for the embedder's sign-in (no permission check).
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>, CoreError> {
+        match self.store.find(&UniqueKey::email(email))? {
+            Some(found) => match found.value {
+                Record::User(user) => Ok(Some(user)),
+                other => Err(StoreError::Corrupt(format!("{} holds an email", other.key())).into()),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets a login token's hash (sign-out). Forgetting an unknown token is not an error.
+    pub fn remove_login_token(&self, user: &UserId, token_hash: &str) -> Result<User, CoreError> {
+        self.update_user(user, |u| u.login_token_hashes.retain(|hash| hash != token_hash))
+    }
+
     /// Remembers a login token's hash for a user, dropping the oldest beyond
     /// [`MAX_LOGIN_TOKENS`]. For the embedder's sign-in (no permission check).
     pub fn add_login_token(&self, user: &UserId, token_hash: String) -> Result<User, CoreError> {
@@ -158,7 +174,7 @@ impl<S: Store> Engine<S> {
     pub fn add_agent(&self, actor: &Actor, username: &str) -> Result<Agent, CoreError> {
         self.authorize(actor, Permission::ViewLivechatManager)?;
         self.retry(|| {
-            let user = self.store.user_by_username(username)?.ok_or(CoreError::UserNotFound)?;
+            let user = self.store.user_by_username(username)?.ok_or(CoreError::InvalidUser)?;
             if let Some(existing) = self.store.agent(&user.value.id)? {
                 return Ok(existing.value);
             }

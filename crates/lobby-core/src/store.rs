@@ -54,6 +54,13 @@ pub trait Store: Send + Sync {
 
     /// A live feed of the events committed from now on, in sequence order.
     fn subscribe(&self) -> Result<Subscription, StoreError>;
+
+    /// Makes every acknowledged commit durable, for stores that may acknowledge before that
+    /// (e.g. a periodic-flush mode). Called on graceful shutdown. Stores whose commits are
+    /// durable when acknowledged keep this default.
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A record's version: 1 when created, +1 on every write.
@@ -490,6 +497,9 @@ macro_rules! forward_store {
             }
             fn subscribe(&self) -> Result<Subscription, StoreError> {
                 (**self).subscribe()
+            }
+            fn flush(&self) -> Result<(), StoreError> {
+                (**self).flush()
             }
         }
     )*};

@@ -438,3 +438,24 @@ fn an_agent_serving_conversations_cannot_be_removed() {
     // Re-added, it starts from a true load of 0.
     assert_eq!(engine.add_agent(&Actor::System, "ana").unwrap().active_chats, 0);
 }
+
+#[test]
+fn users_are_found_by_email_and_tokens_can_be_revoked() {
+    let Setup { engine, .. } = setup(RoutingMethod::ManualSelection, QueueOrder::Timestamp);
+    let roles = [Role::user()].into_iter().collect();
+    let new = NewUser {
+        username: "eve".into(),
+        name: "Eve".into(),
+        email: Some("Eve@Example.com".into()),
+        password_hash: None,
+        roles,
+    };
+    let eve = engine.create_user(&Actor::System, new).unwrap();
+    assert_eq!(engine.user_by_email("eve@example.COM").unwrap().map(|u| u.id), Some(eve.id.clone()));
+    assert_eq!(engine.user_by_email("nobody@example.com").unwrap(), None);
+    engine.add_login_token(&eve.id, "hash-1".into()).unwrap();
+    engine.add_login_token(&eve.id, "hash-2".into()).unwrap();
+    let after = engine.remove_login_token(&eve.id, "hash-1").unwrap();
+    assert_eq!(after.login_token_hashes, vec!["hash-2".to_owned()]);
+    assert_eq!(engine.add_agent(&Actor::System, "nobody"), Err(CoreError::InvalidUser));
+}
