@@ -566,6 +566,12 @@ impl Store for SledStore {
         Ok(found)
     }
 
+    fn flush(&self) -> Result<(), StoreError> {
+        // Under Periodic, commits from the last ~500 ms may not be on disk yet; a graceful
+        // shutdown calls this so none are lost.
+        Ok(SledStore::flush(self)?)
+    }
+
     fn subscribe(&self) -> Result<Subscription, StoreError> {
         // Events are published under the commit lock; subscribing under it too means the feed
         // starts exactly between two commits.

@@ -472,3 +472,14 @@ fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
         "{error}"
     );
 }
+
+#[test]
+fn store_flush_makes_periodic_commits_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+    create(&store, Record::Agent(agent("a1", 0)));
+    // Through the trait, as a server's graceful shutdown calls it.
+    Store::flush(&store).unwrap();
+    let engine = Engine::new(Arc::new(store));
+    assert!(engine.store().flush().is_ok());
+}
