@@ -151,6 +151,7 @@ pub fn app(state: AppState) -> Router {
     use routes::{inquiries, livechat, users};
     Router::new()
         .route("/api/v1/login", post(users::login))
+        .route("/api/v1/logout", post(users::logout))
         .route("/api/v1/me", get(users::me))
         .route("/api/v1/users.create", post(users::create))
         .route("/api/v1/livechat/inquiries.list", get(inquiries::list))

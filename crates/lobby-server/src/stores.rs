@@ -1,22 +1,19 @@
 //! Choosing and opening a store: `sled` (embedded, the default, under `--data-dir`), `memory`,
-//! and later `postgres://…`.
+//! and `postgres://…` (several servers sharing one queue).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lobby_memory::MemoryStore;
+use lobby_postgres::{PostgresConfig, PostgresStore};
 use lobby_sled::{SledConfig, SledStore};
 
 use crate::SharedStore;
 
-/// Makes acknowledged writes durable.
-pub type FlushFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
-
-/// An open store, with how to flush it and a description for logs.
+/// An open store and a description for logs.
 #[derive(Clone)]
 pub struct StoreHandle {
     store: SharedStore,
-    flush: Option<FlushFn>,
     description: String,
 }
 
@@ -27,21 +24,22 @@ impl std::fmt::Debug for StoreHandle {
 }
 
 impl StoreHandle {
-    pub fn new(store: SharedStore, description: impl Into<String>, flush: Option<FlushFn>) -> Self {
-        Self { store, flush, description: description.into() }
+    pub fn new(store: SharedStore, description: impl Into<String>) -> Self {
+        Self { store, description: description.into() }
     }
 
     /// A fresh in-memory store (nothing survives the process).
     pub fn memory() -> Self {
-        Self::new(Arc::new(MemoryStore::new()), "memory (not persistent)", None)
+        Self::new(Arc::new(MemoryStore::new()), "memory (not persistent)")
     }
 
     pub fn store(&self) -> SharedStore {
         Arc::clone(&self.store)
     }
 
+    /// Makes every acknowledged write durable (graceful shutdown).
     pub fn flush(&self) -> Result<(), String> {
-        self.flush.as_ref().map_or(Ok(()), |flush| flush())
+        self.store.flush().map_err(|error| error.to_string())
     }
 
     pub fn description(&self) -> &str {
@@ -80,9 +78,7 @@ impl StoreSpec {
         match self {
             Self::Memory => Ok(StoreHandle::memory()),
             Self::Sled { path } => open_sled(path),
-            // The PostgreSQL store plugs in here: open `lobby_postgres::PostgresStore` from `url`
-            // and wrap it in a `StoreHandle` (no flush needed: every commit is a transaction).
-            Self::Postgres { .. } => Err("the PostgreSQL store is not part of this build yet".to_owned()),
+            Self::Postgres { url } => open_postgres(url),
         }
     }
 }
@@ -93,12 +89,18 @@ fn open_sled(path: &Path) -> Result<StoreHandle, String> {
     Ok(sled_handle(Arc::new(store)))
 }
 
-/// A handle on an open sled store; flushing it flushes sled.
+/// A handle on an open sled store.
 pub fn sled_handle(store: Arc<SledStore>) -> StoreHandle {
     let description = format!("sled at {}", store.path().display());
-    let flushed = Arc::clone(&store);
-    let flush: FlushFn = Arc::new(move || flushed.flush().map_err(|error| error.to_string()));
-    StoreHandle::new(store, description, Some(flush))
+    StoreHandle::new(store, description)
+}
+
+fn open_postgres(url: &str) -> Result<StoreHandle, String> {
+    let store = PostgresStore::connect(url, PostgresConfig::default())
+        .map_err(|error| format!("cannot open the PostgreSQL store: {error}"))?;
+    // The URL may carry a password: describe the store by its schema only.
+    let description = format!("postgres (schema {})", store.schema());
+    Ok(StoreHandle::new(Arc::new(store), description))
 }
 
 #[cfg(test)]
@@ -120,6 +122,25 @@ mod tests {
         drop((engine, handle));
         let engine = lobby_core::Engine::new(spec.open().unwrap().store());
         assert!(engine.visitor_by_token("t").unwrap().is_some());
+    }
+
+    #[test]
+    fn postgres_urls_open_the_postgres_store() {
+        let Ok(url) = std::env::var("LOBBY_TEST_POSTGRES_URL") else {
+            assert!(std::env::var_os("CI").is_none(), "CI must provide LOBBY_TEST_POSTGRES_URL");
+            eprintln!("skipped: LOBBY_TEST_POSTGRES_URL not set");
+            return;
+        };
+        let handle = StoreSpec::parse(&url, Path::new(".")).unwrap().open().unwrap();
+        assert_eq!(handle.description(), "postgres (schema lobby)");
+        let engine = lobby_core::Engine::new(handle.store());
+        let token = format!("server-test-{}", std::process::id());
+        let details = lobby_core::VisitorDetails { token: token.clone(), ..Default::default() };
+        engine.register_visitor(&details).unwrap();
+        assert!(engine.visitor_by_token(&token).unwrap().is_some());
+        handle.flush().unwrap();
+        let refused = StoreSpec::parse("postgres://nobody@127.0.0.1:1/none", Path::new(".")).unwrap().open();
+        assert!(refused.unwrap_err().starts_with("cannot open the PostgreSQL store"));
     }
 
     #[test]

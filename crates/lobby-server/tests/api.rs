@@ -166,6 +166,23 @@ fn authentication_failures_are_401_with_rocket_chat_bodies() {
 }
 
 #[test]
+fn logout_revokes_only_the_token_it_was_called_with() {
+    let server = TestServer::start();
+    let first = server.admin();
+    let reply = server.post("/api/v1/login", None, &json!({"user": "admin", "password": PASSWORD}));
+    let second = common::Login {
+        user_id: reply.body["data"]["userId"].as_str().unwrap().to_owned(),
+        token: reply.body["data"]["authToken"].as_str().unwrap().to_owned(),
+    };
+    let reply = server.post("/api/v1/logout", Some(&first), &json!({}));
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    assert_eq!(reply.body["status"], "success");
+    assert_eq!(server.get("/api/v1/me", Some(&first)).status, 401, "the revoked token no longer works");
+    assert_eq!(server.get("/api/v1/me", Some(&second)).status, 200, "the other session is untouched");
+    assert_eq!(server.post("/api/v1/logout", None, &json!({})).status, 401);
+}
+
+#[test]
 fn missing_permissions_are_403_and_validation_comes_first() {
     let server = TestServer::start();
     let agent = server.agent("agent1");

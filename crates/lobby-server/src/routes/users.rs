@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use lobby_core::{Actor, CoreError, NewUser, Permission, Record, Role, UniqueKey, User};
+use lobby_core::{Actor, CoreError, NewUser, Permission, Role, User};
 use serde_json::{json, Value};
 
 use super::{success, Reply};
-use crate::auth::{new_login_token, password_digest, AuthUser};
+use crate::auth::{new_login_token, password_digest, token_hash, AuthUser};
 use crate::error::ApiError;
 use crate::input::{check_object, get_bool, get_str, optional, required, JsonBody, Kind};
 use crate::{wire, AppState};
@@ -41,17 +41,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> R
     let digest = password_digest_of(&body["password"])?;
     let lookup = identity.clone();
     let user = state
-        .run(move |engine| {
-            if by_email {
-                let found = engine.store().find(&UniqueKey::email(&lookup))?;
-                Ok(found.and_then(|record| match record.value {
-                    Record::User(user) => Some(user),
-                    _ => None,
-                }))
-            } else {
-                engine.user_by_username(&lookup)
-            }
-        })
+        .run(move |engine| if by_email { engine.user_by_email(&lookup) } else { engine.user_by_username(&lookup) })
         .await?;
     let passwords = state.passwords().clone();
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -98,6 +88,20 @@ fn password_digest_of(password: &Value) -> Result<String, ApiError> {
         }
         _ => Err(ApiError::invalid_params("must be string")),
     }
+}
+
+/// `POST /api/v1/logout`: forgets the token this request was signed in with.
+pub async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    // AuthUser has checked the header, so it is present and valid.
+    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
+    let hash = token_hash(token);
+    let id = user.id().clone();
+    state.run(move |engine| engine.remove_login_token(&id, &hash)).await?;
+    Ok(Json(json!({"status": "success", "data": {"message": "You've been logged out!"}})))
 }
 
 /// `GET /api/v1/me`: the signed-in user.
