@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use lobby_conformance::fixtures::{add_agents, visitor};
 use lobby_core::{
-    Actor, Commit, CoreError, Engine, EngineConfig, EventKind, EventQuery, Inquiry, InquiryId, InquirySource,
-    InquiryStatus, NewEvent, PriorityWeight, Record, RoomId, RoomType, RoutingConfig, RoutingMethod, SourceType, Store,
+    Actor, Commit, CoreError, DepartmentFilter, Engine, EngineConfig, EventKind, EventQuery, Inquiry, InquiryFilter,
+    InquiryId, InquiryQuery, InquirySort, InquirySource, InquiryStatus, NewEvent, PriorityWeight, Record,
+    ReservationFilter, RoomId, RoomType, RoutingConfig, RoutingMethod, SortField, SourceType, StatusSet, Store,
     StoreExt, Timestamp, TransitionKind, UserId, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresStore};
@@ -126,6 +127,7 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
     let mut assigned = 0;
     for (p, out) in children.iter().enumerate() {
         let stdout = String::from_utf8_lossy(&out.stdout);
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "child {p} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         let line = stdout
             .lines()
@@ -139,10 +141,23 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
 
     // The records: each served inquiry names one agent; loads equal what each serves.
     let store = engine.store();
+    let all = InquiryQuery {
+        filter: InquiryFilter {
+            statuses: StatusSet::ALL,
+            departments: DepartmentFilter::Any,
+            reservation: ReservationFilter::Any,
+        },
+        sort: InquirySort::ascending(SortField::QueuedAt),
+        offset: 0,
+        limit: INQUIRIES,
+    };
+    let stored: HashMap<InquiryId, Inquiry> =
+        store.list_inquiries(&all).unwrap().items.into_iter().map(|i| (i.id.clone(), i)).collect();
+    assert_eq!(stored.len(), INQUIRIES);
     let mut serves: BTreeMap<UserId, u32> = BTreeMap::new();
     let mut served = 0;
     for inquiry in &inquiries {
-        let stored = store.inquiry(&inquiry.id).unwrap().unwrap().value;
+        let stored = &stored[&inquiry.id];
         match (stored.status, stored.served_by_id()) {
             (InquiryStatus::Taken, Some(agent)) => {
                 *serves.entry(agent.clone()).or_default() += 1;
@@ -176,7 +191,7 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
     }
     assert_eq!(served_by_events.len(), served);
     for (id, agent) in &served_by_events {
-        assert_eq!(store.inquiry(id).unwrap().unwrap().value.served_by_id(), Some(agent));
+        assert_eq!(stored[id].served_by_id(), Some(agent));
     }
     let seqs: Vec<u64> = events.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>(), "the log has no gaps");
@@ -243,14 +258,18 @@ fn child_worker() {
             order.shuffle(&mut rng);
             std::thread::spawn(move || {
                 barrier.wait();
+                let race = Instant::now();
                 if t == THREADS - 1 {
                     // The dispatcher: dispatch until the takers are done and a pass assigns nothing.
                     let mut assigned = 0;
+                    let mut passes = 0;
                     loop {
                         let finishing = stop.load(Ordering::SeqCst);
                         let report = engine.dispatch(&Actor::System).expect("dispatch");
+                        passes += 1;
                         assigned += report.assigned;
                         if finishing && report.assigned == 0 {
+                            eprintln!("process {process}: {passes} dispatch passes");
                             return (0, assigned);
                         }
                         if report.assigned == 0 {
@@ -270,6 +289,7 @@ fn child_worker() {
                         Err(other) => panic!("unexpected error from a racing take: {other:?}"),
                     }
                 }
+                eprintln!("process {process} taker {t}: done after {:?}", race.elapsed());
                 if takers_done.fetch_add(1, Ordering::SeqCst) + 1 == THREADS - 1 {
                     stop.store(true, Ordering::SeqCst);
                 }
