@@ -47,7 +47,9 @@ impl From<postgres::Error> for Failure {
 
 /// Turns a database error during a commit into the contract's error. Lost races the database
 /// detected itself (serialization failure, deadlock, a concurrent insert of the same key) are
-/// conflicts, so the engine re-reads and retries.
+/// conflicts, so the engine re-reads and retries. (Inserts use `ON CONFLICT DO NOTHING`, so a
+/// unique violation is not expected at all; were one to surface on `unique_keys`, the retry's
+/// pre-check reports the exact `Duplicate`.)
 pub(crate) fn map_failure(failure: Failure, commit: &Commit) -> StoreError {
     let e = match failure {
         Failure::Store(e) => return e,
