@@ -20,11 +20,20 @@
 pub mod cases;
 pub mod fixtures;
 
-/// Emits one `#[test]` per conformance case for the store made by `$make`.
+/// Emits one `#[test]` per conformance case.
+///
+/// - `store_conformance_tests!(make)`: `make` is an expression giving a fresh, empty store.
+/// - `store_conformance_tests!(setup: setup, make: |context| make)`: for stores that need
+///   something that may be missing (a database server): `setup` gives `Option<context>` per
+///   case; `None` skips the case (say why on stderr in `setup`), and `make` builds each store
+///   from the context.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
-        $crate::__store_conformance_cases!($make;
+        $crate::store_conformance_tests!(setup: Some(()), make: |_ready| $make);
+    };
+    (setup: $setup:expr, make: |$context:ident| $make:expr) => {
+        $crate::__store_conformance_cases!(($setup) ($context) ($make);
             reads_return_what_was_committed,
             versions_increase_and_stale_writes_conflict,
             failed_commit_changes_nothing,
@@ -48,13 +57,14 @@ macro_rules! store_conformance_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_conformance_cases {
-    ($make:expr; $($case:ident),* $(,)?) => {
+    (($setup:expr) ($context:ident) ($make:expr); $($case:ident),* $(,)?) => {
         mod store_conformance {
             #![allow(unused_imports)]
             use super::*;
             $(
                 #[test]
                 fn $case() {
+                    let Some($context) = $setup else { return };
                     $crate::cases::$case(&|| $make);
                 }
             )*

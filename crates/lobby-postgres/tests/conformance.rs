@@ -1,11 +1,7 @@
 //! The full store conformance suite, one fresh schema per case.
 //!
 //! Needs a server: `source .ci/postgres.sh` exports `LOBBY_TEST_POSTGRES_URL`. Without it the
-//! cases pass vacuously with a note on stderr, except under `CI`, where they fail.
-//!
-//! The conformance crate's macro needs an expression that always yields a store, and these
-//! cases must be able to skip, so this file lists the cases itself; `case_list_is_complete`
-//! fails if the conformance suite gains a case this list lacks.
+//! cases are skipped with a note on stderr, except under `CI`, where they fail.
 
 use lobby_postgres::PostgresStore;
 
@@ -26,45 +22,4 @@ fn test_store(url: &str) -> PostgresStore {
     PostgresStore::temporary(url).unwrap_or_else(|e| panic!("cannot open a test store at {url}: {e}"))
 }
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        const CASES: &[&str] = &[$(stringify!($case)),*];
-        $(
-            #[test]
-            fn $case() {
-                let Some(url) = server_url() else { return };
-                lobby_conformance::cases::$case(&|| test_store(&url));
-            }
-        )*
-    };
-}
-
-conformance!(
-    reads_return_what_was_committed,
-    versions_increase_and_stale_writes_conflict,
-    failed_commit_changes_nothing,
-    unique_keys_are_enforced_and_released,
-    malformed_commits_are_rejected,
-    deleted_records_leave_reads_and_listings,
-    listing_matches_the_reference,
-    listing_follows_updates,
-    count_before_matches_the_reference,
-    events_are_numbered_and_queryable,
-    subscribers_see_every_commit_in_order,
-    engine_lifecycle_keeps_loads_consistent,
-    concurrent_takes_take_each_inquiry_once,
-    racing_takes_never_exceed_capacity,
-    concurrent_dispatch_assigns_once_within_capacity,
-    concurrent_room_opening_opens_one_room,
-);
-
-/// The cases `lobby_conformance::store_conformance_tests!` runs, read from its source.
-#[test]
-fn case_list_is_complete() {
-    let source = include_str!("../../lobby-conformance/src/lib.rs");
-    let start = source.find("__store_conformance_cases!($make;").expect("the macro's case list");
-    let list = &source[start..];
-    let list = &list[list.find(';').unwrap() + 1..list.find(");").unwrap()];
-    let upstream: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-    assert_eq!(upstream, CASES, "update the case list above to match lobby-conformance");
-}
+lobby_conformance::store_conformance_tests!(setup: server_url(), make: |url| test_store(&url));
