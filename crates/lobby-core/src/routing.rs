@@ -15,7 +15,7 @@ use crate::query::{
     DepartmentFilter, Direction, InquiryFilter, InquiryQuery, InquirySort, Page, ReservationFilter, SortField,
     StatusSet,
 };
-use crate::store::{Commit, Record, Store, StoreExt, Versioned, Write};
+use crate::store::{Commit, Record, Store, StoreError, StoreExt, Versioned, Write};
 use crate::CoreError;
 
 /// The order in which waiting inquiries are served (Rocket.Chat's `Omnichannel_sorting_mechanism`).
@@ -195,6 +195,8 @@ impl<S: Store> Engine<S> {
         let statuses = if auto { StatusSet::waiting() } else { StatusSet::only(InquiryStatus::Queued) };
         // Inquiries that stay waiting keep their place, so the next batch starts after them.
         let mut skip = 0;
+        // Read once and kept current from our own commits; reloaded after a lost race.
+        let mut agents = AgentCache::default();
         loop {
             let query = InquiryQuery {
                 filter: InquiryFilter {
@@ -211,7 +213,7 @@ impl<S: Store> Engine<S> {
                 return Ok(report);
             }
             for inquiry in &batch {
-                match self.route_one(actor, &inquiry.id, auto)? {
+                match self.route_one(actor, &inquiry.id, auto, &mut agents)? {
                     Routed::Assigned => report.assigned += 1,
                     Routed::Released => {
                         report.released += 1;
@@ -231,15 +233,28 @@ impl<S: Store> Engine<S> {
     }
 
     /// Routes one inquiry: assign it if an agent can take it, else release it if queued.
-    fn route_one(&self, actor: &Actor, id: &InquiryId, auto: bool) -> Result<Routed, CoreError> {
+    fn route_one(
+        &self,
+        actor: &Actor,
+        id: &InquiryId,
+        auto: bool,
+        agents: &mut AgentCache,
+    ) -> Result<Routed, CoreError> {
         self.retry(|| {
             let Some(inquiry) = self.store.inquiry(id)? else { return Ok(Routed::Gone) };
             if !inquiry.value.status.is_waiting() {
                 return Ok(Routed::Gone);
             }
             if auto {
-                if let Some(assignment) = self.pick_agent(&inquiry.value)? {
-                    self.commit_assignment(actor, inquiry, assignment)?;
+                if let Some(assignment) = self.pick_agent(&inquiry.value, agents.get(&self.store)?)? {
+                    let outcome = self.commit_assignment(actor, inquiry, assignment);
+                    match &outcome {
+                        Ok(assigned) => agents.update(assigned.clone()),
+                        // An agent may have changed under us: read them all again.
+                        Err(CoreError::Store(StoreError::Conflict { .. })) => agents.invalidate(),
+                        Err(_) => {}
+                    }
+                    outcome?;
                     return Ok(Routed::Assigned);
                 }
             }
@@ -255,8 +270,7 @@ impl<S: Store> Engine<S> {
     /// The agent routing would give `inquiry` to now: its reserved agent if that one can take
     /// it, else the method's choice among the department's agents, else along the department's
     /// fallback chain.
-    fn pick_agent(&self, inquiry: &Inquiry) -> Result<Option<Assignment>, CoreError> {
-        let agents = self.store.agents()?;
+    fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
         if let Some(reserved) = &inquiry.default_agent {
             if let Some(agent) = agents.iter().find(|a| a.value.id == reserved.agent_id) {
                 if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
@@ -278,7 +292,7 @@ impl<S: Store> Engine<S> {
         let mut department = inquiry.department.clone();
         let mut visited = BTreeSet::new();
         loop {
-            let candidates = self.candidates(&agents, department.as_ref())?;
+            let candidates = self.candidates(agents, department.as_ref())?;
             if let Some((index, reason)) = self.config.routing.method.choose(inquiry, &candidates) {
                 let chosen = &candidates[index];
                 let versioned = agents.iter().find(|a| a.value.id == chosen.agent.id).cloned().expect("candidate");
@@ -351,7 +365,7 @@ impl<S: Store> Engine<S> {
         actor: &Actor,
         inquiry: Versioned<Inquiry>,
         assignment: Assignment,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Versioned<Agent>, CoreError> {
         let now = self.now();
         let mut current = inquiry.value.clone();
         current.department = assignment.department.clone();
@@ -376,14 +390,14 @@ impl<S: Store> Engine<S> {
                 reason: String::new(),
             },
         };
-        self.store.commit(Commit {
+        let receipt = self.store.commit(Commit {
             writes: vec![
                 Write::update(inquiry.version, Record::Inquiry(assigned)),
-                Write::update(assignment.agent.version, Record::Agent(agent)),
+                Write::update(assignment.agent.version, Record::Agent(agent.clone())),
             ],
             events: vec![routed, transition],
         })?;
-        Ok(())
+        Ok(Versioned { version: receipt.versions[1], value: agent })
     }
 
     /// What an agent may take now (`inquiries.queuedForUser`): open inquiries of its departments
@@ -514,6 +528,31 @@ fn limit_text(limit: u32) -> String {
         "unlimited".to_owned()
     } else {
         limit.to_string()
+    }
+}
+
+/// The agents as dispatch last saw them.
+#[derive(Default)]
+struct AgentCache {
+    agents: Option<Vec<Versioned<Agent>>>,
+}
+
+impl AgentCache {
+    fn get(&mut self, store: &impl Store) -> Result<&[Versioned<Agent>], CoreError> {
+        if self.agents.is_none() {
+            self.agents = Some(store.agents()?);
+        }
+        Ok(self.agents.as_deref().unwrap_or_default())
+    }
+
+    fn update(&mut self, agent: Versioned<Agent>) {
+        if let Some(slot) = self.agents.iter_mut().flatten().find(|a| a.value.id == agent.value.id) {
+            *slot = agent;
+        }
+    }
+
+    fn invalidate(&mut self) {
+        self.agents = None;
     }
 }
 
