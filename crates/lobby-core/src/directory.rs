@@ -321,7 +321,9 @@ impl<S: Store> Engine<S> {
         self.retry(|| {
             let mut writes = vec![Write::create(Record::Department(department.clone()))];
             let mut members = Vec::with_capacity(agents.len());
-            for agent_id in agents {
+            // An agent listed twice is one member (and one write: a commit writes a key once).
+            let unique: BTreeSet<&UserId> = agents.iter().collect();
+            for agent_id in unique {
                 let found = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
                 let mut agent = found.value;
                 agent.departments.insert(department.id.clone());

@@ -459,3 +459,14 @@ fn users_are_found_by_email_and_tokens_can_be_revoked() {
     assert_eq!(after.login_token_hashes, vec!["hash-2".to_owned()]);
     assert_eq!(engine.add_agent(&Actor::System, "nobody"), Err(CoreError::InvalidUser));
 }
+
+#[test]
+fn an_agent_listed_twice_joins_a_department_once() {
+    let Setup { engine, .. } = setup(RoutingMethod::ManualSelection, QueueOrder::Timestamp);
+    let ana = agent(&engine, "ana", 0, &[]);
+    let (department, members) = engine
+        .create_department(&Actor::System, &DepartmentSettings::named("Twice"), &[ana.clone(), ana.clone()])
+        .unwrap();
+    assert_eq!(members.len(), 1);
+    assert!(engine.agent(&ana).unwrap().unwrap().departments.contains(&department.id));
+}

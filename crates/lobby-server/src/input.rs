@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use lobby_core::{Direction, InquirySort, SortField, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -22,6 +22,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let content_type = request.headers().get(CONTENT_TYPE).map(|v| v.as_bytes().to_vec());
+        // Refuse an announced oversize body before reading it (and before `100 Continue`).
+        let announced = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if announced.is_some_and(|length| length > crate::BODY_LIMIT as u64) {
+            return Err(ApiError::payload_too_large(crate::BODY_LIMIT));
+        }
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large(crate::BODY_LIMIT)
@@ -266,7 +271,8 @@ fn parse_count(text: &str) -> Result<usize, ApiError> {
     match text.parse::<f64>() {
         Ok(f) if f.is_finite() && f < 0.0 => Err(ApiError::invalid_params("must be >= 0")),
         Ok(f) if f.is_finite() && f.fract() != 0.0 => Err(ApiError::invalid_params("must be integer")),
-        Ok(f) if f.is_finite() => Ok(usize::MAX),
+        // A whole number written as a decimal (`1.0`, `1e1`); `as` saturates beyond usize.
+        Ok(f) if f.is_finite() => Ok(f as usize),
         _ => Err(ApiError::invalid_params("must be number")),
     }
 }
