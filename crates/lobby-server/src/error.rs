@@ -51,7 +51,7 @@ impl ApiError {
     pub fn login_failed() -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
-            body: json!({ "status": "error", "error": "Unauthorized", "message": "Unauthorized" }),
+            body: json!({ "status": "error", "message": "Unauthorized" }),
         }
     }
 

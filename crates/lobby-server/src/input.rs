@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use lobby_core::{Direction, InquirySort, SortField, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -22,9 +22,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let content_type = request.headers().get(CONTENT_TYPE).map(|v| v.as_bytes().to_vec());
-        // Refuse an announced oversize body before reading it (and before `100 Continue`).
-        let announced = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if announced.is_some_and(|length| length > crate::BODY_LIMIT as u64) {
+        // A client that asked `Expect: 100-continue` waits before sending the body: refuse an
+        // announced oversize body at once instead of inviting it. (A client already sending
+        // keeps the usual path, so it is not cut off mid-upload with a broken pipe.)
+        let headers = request.headers();
+        let waiting = headers.get(EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let announced = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if waiting && announced.is_some_and(|length| length > crate::BODY_LIMIT as u64) {
             return Err(ApiError::payload_too_large(crate::BODY_LIMIT));
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {

@@ -154,7 +154,7 @@ fn authentication_failures_are_401_with_rocket_chat_bodies() {
         &json!({"username": "admin", "password": {"digest": digest, "algorithm": "sha-256"}}),
     );
     assert_eq!(reply.status, 200, "{}", reply.raw);
-    let failed = json!({"status": "error", "error": "Unauthorized", "message": "Unauthorized"});
+    let failed = json!({"status": "error", "message": "Unauthorized"});
     for body in [
         json!({"user": "admin", "password": "wrong"}),
         json!({"user": "nobody", "password": PASSWORD}),
