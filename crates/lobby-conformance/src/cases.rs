@@ -46,11 +46,7 @@ fn sample_queries() -> Vec<InquiryQuery> {
     let dep = |n: u32| Some(DepartmentId::new(format!("dep{n}")).unwrap());
     let filters = [
         InquiryFilter::status(InquiryStatus::Open),
-        InquiryFilter {
-            statuses: StatusSet::ALL,
-            departments: DepartmentFilter::Any,
-            reservation: ReservationFilter::Any,
-        },
+        InquiryFilter::all(),
         InquiryFilter {
             statuses: StatusSet::waiting(),
             departments: DepartmentFilter::In([dep(1), None].into_iter().collect()),
@@ -184,11 +180,7 @@ pub fn failed_commit_changes_nothing<S: Store>(make: MakeStore<S>) {
     assert_eq!(store.events(&EventQuery { limit: 100, ..EventQuery::default() }).unwrap(), before_events);
     let page = store
         .list_inquiries(&InquiryQuery {
-            filter: InquiryFilter {
-                statuses: StatusSet::ALL,
-                departments: DepartmentFilter::Any,
-                reservation: ReservationFilter::Any,
-            },
+            filter: InquiryFilter::all(),
             sort: InquirySort::default(),
             offset: 0,
             limit: 10,
@@ -548,15 +540,6 @@ pub fn concurrent_room_opening_opens_one_room<S: Store + 'static>(make: MakeStor
     let rooms: HashSet<RoomId> = opened.iter().map(|o| o.inquiry.rid.clone()).collect();
     assert_eq!(rooms.len(), 1, "one room for one visitor");
     assert_eq!(opened.iter().filter(|o| o.new_room).count(), 1);
-    let all = InquiryQuery {
-        filter: InquiryFilter {
-            statuses: StatusSet::ALL,
-            departments: DepartmentFilter::Any,
-            reservation: ReservationFilter::Any,
-        },
-        sort: InquirySort::default(),
-        offset: 0,
-        limit: 10,
-    };
+    let all = InquiryQuery { filter: InquiryFilter::all(), sort: InquirySort::default(), offset: 0, limit: 10 };
     assert_eq!(engine.store().list_inquiries(&all).unwrap().total, 1);
 }

@@ -90,6 +90,11 @@ pub struct InquiryFilter {
 }
 
 impl InquiryFilter {
+    /// Every inquiry, whatever its status, department or reservation.
+    pub fn all() -> Self {
+        Self { statuses: StatusSet::ALL, departments: DepartmentFilter::Any, reservation: ReservationFilter::Any }
+    }
+
     pub fn status(status: InquiryStatus) -> Self {
         Self {
             statuses: StatusSet::only(status),

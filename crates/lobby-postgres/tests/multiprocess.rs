@@ -8,18 +8,20 @@
 //! Needs `LOBBY_TEST_POSTGRES_URL` (`source .ci/postgres.sh`); skips without it, except under
 //! `CI`.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use common::server_url;
 use lobby_conformance::fixtures::{add_agents, visitor};
 use lobby_core::{
-    Actor, Commit, CoreError, DepartmentFilter, Engine, EngineConfig, EventKind, EventQuery, Inquiry, InquiryFilter,
-    InquiryId, InquiryQuery, InquirySort, InquirySource, InquiryStatus, NewEvent, PriorityWeight, Record,
-    ReservationFilter, RoomId, RoomType, RoutingConfig, RoutingMethod, SortField, SourceType, StatusSet, Store,
-    StoreExt, Timestamp, TransitionKind, UserId, Write,
+    Actor, Commit, CoreError, Engine, EngineConfig, EventKind, EventQuery, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, InquirySource, InquiryStatus, NewEvent, PriorityWeight, Record, RoomId, RoomType,
+    RoutingConfig, RoutingMethod, SortField, SourceType, Store, StoreExt, Timestamp, TransitionKind, UserId, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresStore};
 use rand::seq::SliceRandom;
@@ -35,17 +37,6 @@ const LIMIT: u32 = 200;
 
 const CHILD_ENV: &str = "LOBBY_PG_MULTIPROCESS_CHILD";
 const SCHEMA_ENV: &str = "LOBBY_PG_MULTIPROCESS_SCHEMA";
-
-fn server_url() -> Option<String> {
-    let Some(url) = std::env::var("LOBBY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        if std::env::var_os("CI").is_some() {
-            panic!("LOBBY_TEST_POSTGRES_URL is not set, and under CI the PostgreSQL tests must run: source .ci/postgres.sh first");
-        }
-        eprintln!("skipped: LOBBY_TEST_POSTGRES_URL not set");
-        return None;
-    };
-    Some(url)
-}
 
 fn auto_engine<S: Store>(store: S) -> Engine<S> {
     let config = EngineConfig {
@@ -142,11 +133,7 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
     // The records: each served inquiry names one agent; loads equal what each serves.
     let store = engine.store();
     let all = InquiryQuery {
-        filter: InquiryFilter {
-            statuses: StatusSet::ALL,
-            departments: DepartmentFilter::Any,
-            reservation: ReservationFilter::Any,
-        },
+        filter: InquiryFilter::all(),
         sort: InquirySort::ascending(SortField::QueuedAt),
         offset: 0,
         limit: INQUIRIES,

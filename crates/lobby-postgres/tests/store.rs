@@ -4,10 +4,13 @@
 //! Needs `LOBBY_TEST_POSTGRES_URL` (`source .ci/postgres.sh`); skips without it, except under
 //! `CI`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use common::server_url;
 use lobby_conformance::fixtures::{random_inquiry, rng};
 use lobby_core::{
     Actor, Commit, DepartmentFilter, Direction, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter, InquiryId,
@@ -15,17 +18,6 @@ use lobby_core::{
     StoreExt, Subscription, Timestamp, Version, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresError, PostgresStore};
-
-fn server_url() -> Option<String> {
-    let Some(url) = std::env::var("LOBBY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        if std::env::var_os("CI").is_some() {
-            panic!("LOBBY_TEST_POSTGRES_URL is not set, and under CI the PostgreSQL tests must run: source .ci/postgres.sh first");
-        }
-        eprintln!("skipped: LOBBY_TEST_POSTGRES_URL not set");
-        return None;
-    };
-    Some(url)
-}
 
 /// A second store on `store`'s schema, as another server would open it.
 fn attach(url: &str, store: &PostgresStore) -> PostgresStore {
@@ -234,16 +226,7 @@ fn corrupt_rows_are_reported_not_panicked_on() {
     admin.execute(&format!("INSERT INTO \"{s}\".events (seq, body) VALUES (1, '[]')"), &[]).unwrap();
     assert!(matches!(store.inquiry(&inquiry.id), Err(StoreError::Corrupt(_))));
     assert!(matches!(store.inquiry_by_room(&inquiry.rid), Err(StoreError::Corrupt(_))));
-    let all = InquiryQuery {
-        filter: InquiryFilter {
-            statuses: StatusSet::ALL,
-            departments: DepartmentFilter::Any,
-            reservation: ReservationFilter::Any,
-        },
-        sort: InquirySort::default(),
-        offset: 0,
-        limit: 10,
-    };
+    let all = InquiryQuery { filter: InquiryFilter::all(), sort: InquirySort::default(), offset: 0, limit: 10 };
     assert!(matches!(store.list_inquiries(&all), Err(StoreError::Corrupt(_))));
     assert!(matches!(store.events(&EventQuery { limit: 10, ..EventQuery::default() }), Err(StoreError::Corrupt(_))));
     let stale = Write::update(Version(1), Record::Inquiry(inquiry));

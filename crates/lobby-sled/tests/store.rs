@@ -196,16 +196,7 @@ fn department(id: &str) -> lobby_core::Department {
 }
 
 fn all(sort: InquirySort) -> InquiryQuery {
-    InquiryQuery {
-        filter: InquiryFilter {
-            statuses: StatusSet::ALL,
-            departments: DepartmentFilter::Any,
-            reservation: ReservationFilter::Any,
-        },
-        sort,
-        offset: 0,
-        limit: usize::MAX,
-    }
+    InquiryQuery { filter: InquiryFilter::all(), sort, offset: 0, limit: usize::MAX }
 }
 
 #[test]
