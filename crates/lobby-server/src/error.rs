@@ -49,10 +49,7 @@ impl ApiError {
 
     /// Bad credentials at login; never says which part was wrong.
     pub fn login_failed() -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            body: json!({ "status": "error", "message": "Unauthorized" }),
-        }
+        Self { status: StatusCode::UNAUTHORIZED, body: json!({ "status": "error", "message": "Unauthorized" }) }
     }
 
     pub fn forbidden() -> Self {
