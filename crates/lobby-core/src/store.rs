@@ -516,16 +516,17 @@ pub struct UniqueKeyChanges {
 
 /// For store authors: works out which unique keys a commit releases and claims, and fails with
 /// [`StoreError::Duplicate`] if a claimed key belongs to another record that keeps it, or two
-/// writes claim it. `current` gives each write's current record (as read under the commit's
-/// lock or transaction); `owner_of` looks up a key's current owner.
+/// writes claim it. `current_keys` gives the unique keys of each write's current record (as
+/// read under the commit's lock or transaction; none if it does not exist), typically
+/// `record.unique_keys()`; `owner_of` looks up a key's current owner.
 pub fn plan_unique_keys(
     writes: &[Write],
-    mut current: impl FnMut(&RecordKey) -> Result<Option<Record>, StoreError>,
+    mut current_keys: impl FnMut(&RecordKey) -> Result<Vec<UniqueKey>, StoreError>,
     mut owner_of: impl FnMut(&UniqueKey) -> Result<Option<RecordKey>, StoreError>,
 ) -> Result<UniqueKeyChanges, StoreError> {
     let mut changes = UniqueKeyChanges::default();
     for write in writes {
-        let old = current(&write.key)?.map(|r| r.unique_keys()).unwrap_or_default();
+        let old = current_keys(&write.key)?;
         let new = write.value.as_ref().map(|r| r.unique_keys()).unwrap_or_default();
         changes.release.extend(old.iter().filter(|k| !new.contains(k)).cloned());
         changes.claim.extend(new.into_iter().filter(|k| !old.contains(k)).map(|k| (k, write.key.clone())));

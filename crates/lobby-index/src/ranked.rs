@@ -1,7 +1,10 @@
 //! [`RankedSet`]: an ordered set with counted (positional) access.
 
 /// Default target block size (elements per block), as in Python's SortedContainers.
-const DEFAULT_LOAD: usize = 512;
+/// Keys per block, half the split size. Small enough that the shift on an insert or removal
+/// in a block stays cheap (keys are ~56 bytes), large enough that the block directory and its
+/// Fenwick tree stay small; measured in `take` (an update moves keys in several views).
+const DEFAULT_LOAD: usize = 128;
 
 /// An ordered set of unique keys with positional access and rank queries.
 ///

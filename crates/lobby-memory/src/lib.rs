@@ -132,7 +132,7 @@ impl Store for MemoryStore {
         }
         let changes = plan_unique_keys(
             &commit.writes,
-            |key| Ok(state.record(key).map(|r| r.value.clone())),
+            |key| Ok(state.record(key).map(|r| r.value.unique_keys()).unwrap_or_default()),
             |key| Ok(state.unique.get(key).cloned()),
         )?;
         // Checked: from here on nothing can fail, so the commit is all-or-nothing.

@@ -160,7 +160,7 @@ pub(crate) fn run(
     }
     let changes = plan_unique_keys(
         &commit.writes,
-        |key| Ok(old_records.get(key).cloned()),
+        |key| Ok(old_records.get(key).map(Record::unique_keys).unwrap_or_default()),
         |key| owners.get(&key.to_path()).map(|(kind, id)| owner_key(kind, id)).transpose(),
     )?;
     if !changes.release.is_empty() {

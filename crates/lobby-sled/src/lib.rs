@@ -320,7 +320,7 @@ impl SledStore {
         let position: HashMap<&RecordKey, usize> = commit.writes.iter().enumerate().map(|(i, w)| (&w.key, i)).collect();
         let changes = plan_unique_keys(
             &commit.writes,
-            |key| Ok(position.get(key).and_then(|&p| current[p].clone())),
+            |key| Ok(position.get(key).and_then(|&p| current[p].as_ref()).map(Record::unique_keys).unwrap_or_default()),
             |key| self.read_owner(key).map_err(StoreError::from),
         )?;
 
