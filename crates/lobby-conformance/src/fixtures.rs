@@ -2,7 +2,7 @@
 
 use lobby_core::{
     Actor, Agent, AgentAvailability, DepartmentId, Engine, EngineConfig, Inquiry, InquiryId, InquiryStatus,
-    PriorityWeight, Record, Role, RoomId, RoomType, ServedBy, Store, Timestamp, User, UserId, VisitorId, VisitorStatus,
+    PriorityWeight, Record, Role, RoomId, ServedBy, Store, Timestamp, User, UserId, VisitorId, VisitorStatus,
     VisitorSummary,
 };
 use rand::rngs::StdRng;
@@ -35,25 +35,18 @@ pub fn random_inquiry(n: usize, rng: &mut StdRng) -> Inquiry {
         username: "agent".into(),
         ts,
     });
+    let (id, rid) = (InquiryId::new(format!("inq{n:05}")).unwrap(), RoomId::new(format!("room{n:05}")).unwrap());
+    let name = ["Ana", "Bruno", "ana", "Zoë", "Marcos Defendi"][rng.gen_range(0..5)];
     Inquiry {
-        id: InquiryId::new(format!("inq{n:05}")).unwrap(),
-        rid: RoomId::new(format!("room{n:05}")).unwrap(),
-        name: ["Ana", "Bruno", "ana", "Zoë", "Marcos Defendi"][rng.gen_range(0..5)].into(),
-        message: String::new(),
-        ts,
         status,
-        t: RoomType::Livechat,
         department,
-        v: visitor(n),
-        default_agent: None,
         priority_weight: [PriorityWeight::UNSET, PriorityWeight::HIGHEST, PriorityWeight::LOWEST][rng.gen_range(0..3)],
         estimated_waiting_time_queue: rng.gen_range(0..3) * 10,
         queued_at: rng.gen_bool(0.8).then(|| ts.plus_millis(rng.gen_range(0..5_000))),
         taken_at: served_by.as_ref().map(|s| s.ts),
         served_by,
-        agents: None,
-        source: None,
         updated_at: Timestamp::from_millis(1_560_000_000_000 + rng.gen_range(0..50) * 1_000),
+        ..Inquiry::new(id, rid, visitor(n), name, ts)
     }
 }
 

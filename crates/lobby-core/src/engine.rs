@@ -9,7 +9,7 @@ use crate::ids::{DepartmentId, InquiryId, RoomId, UserId};
 use crate::machine::{self, Transition, TransitionKind};
 use crate::model::{
     Agent, AgentAvailability, DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight,
-    RoomType, ServedBy, SourceType, User, VisitorSummary, NO_SLA_MINUTES,
+    ServedBy, SourceType, User, VisitorSummary, NO_SLA_MINUTES,
 };
 use crate::permissions::{Permission, PermissionPolicy};
 use crate::query::{DepartmentFilter, InquiryFilter, InquiryQuery, InquirySort, Page, ReservationFilter, StatusSet};
@@ -189,25 +189,16 @@ impl<S: Store> Engine<S> {
         }
         let now = self.now();
         let mut rng = rand::thread_rng();
+        let id = InquiryId::generate(&mut rng);
+        let rid = new.room.clone().unwrap_or_else(|| RoomId::generate(&mut rng));
         let inquiry = Inquiry {
-            id: InquiryId::generate(&mut rng),
-            rid: new.room.clone().unwrap_or_else(|| RoomId::generate(&mut rng)),
-            name: new.name.clone(),
             message: new.message.clone(),
-            ts: now,
-            status: InquiryStatus::Queued,
-            t: RoomType::Livechat,
             department: new.department.clone(),
-            v: new.visitor.clone(),
             default_agent,
             priority_weight: new.priority,
             estimated_waiting_time_queue: new.sla_minutes.unwrap_or(NO_SLA_MINUTES),
-            queued_at: Some(now),
-            taken_at: None,
-            served_by: None,
-            agents: None,
             source: Some(InquirySource { kind: new.source }),
-            updated_at: now,
+            ..Inquiry::new(id, rid, new.visitor.clone(), new.name.clone(), now)
         };
         let event = NewEvent {
             at: now,

@@ -124,35 +124,22 @@ pub fn apply(inquiry: &Inquiry, transition: &Transition, now: Timestamp) -> Resu
 mod tests {
     use super::*;
     use crate::ids::{InquiryId, RoomId, UserId, VisitorId};
-    use crate::model::{PriorityWeight, RoomType, VisitorStatus, VisitorSummary, NO_SLA_MINUTES};
+    use crate::model::{VisitorStatus, VisitorSummary};
 
     fn inquiry(status: InquiryStatus) -> Inquiry {
         let ts = Timestamp::from_millis(1_000);
         let served = (status == InquiryStatus::Taken).then(|| agent("a1"));
+        let visitor = VisitorSummary {
+            id: VisitorId::new("v1").unwrap(),
+            username: "guest-1".into(),
+            token: "tok".into(),
+            status: VisitorStatus::Online,
+        };
         Inquiry {
-            id: InquiryId::new("i1").unwrap(),
-            rid: RoomId::new("r1").unwrap(),
-            name: "Visitor".into(),
-            message: String::new(),
-            ts,
             status,
-            t: RoomType::Livechat,
-            department: None,
-            v: VisitorSummary {
-                id: VisitorId::new("v1").unwrap(),
-                username: "guest-1".into(),
-                token: "tok".into(),
-                status: VisitorStatus::Online,
-            },
-            default_agent: None,
-            priority_weight: PriorityWeight::UNSET,
-            estimated_waiting_time_queue: NO_SLA_MINUTES,
-            queued_at: Some(ts),
             taken_at: served.as_ref().map(|s| s.ts),
             served_by: served,
-            agents: None,
-            source: None,
-            updated_at: ts,
+            ..Inquiry::new(InquiryId::new("i1").unwrap(), RoomId::new("r1").unwrap(), visitor, "Visitor", ts)
         }
     }
 

@@ -225,6 +225,32 @@ pub struct Inquiry {
 }
 
 impl Inquiry {
+    /// A new inquiry entering the queue at `at`: status `queued`, no department, no reservation,
+    /// no priority or SLA. Change other fields with struct update syntax:
+    /// `Inquiry { department: Some(id), ..Inquiry::new(…) }`.
+    pub fn new(id: InquiryId, rid: RoomId, visitor: VisitorSummary, name: impl Into<String>, at: Timestamp) -> Self {
+        Self {
+            id,
+            rid,
+            name: name.into(),
+            message: String::new(),
+            ts: at,
+            status: InquiryStatus::Queued,
+            t: RoomType::Livechat,
+            department: None,
+            v: visitor,
+            default_agent: None,
+            priority_weight: PriorityWeight::UNSET,
+            estimated_waiting_time_queue: NO_SLA_MINUTES,
+            queued_at: Some(at),
+            taken_at: None,
+            served_by: None,
+            agents: None,
+            source: None,
+            updated_at: at,
+        }
+    }
+
     /// The instant that orders the queue: first queued, else created.
     pub fn age_key(&self) -> Timestamp {
         self.queued_at.unwrap_or(self.ts)

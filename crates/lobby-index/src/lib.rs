@@ -201,30 +201,20 @@ mod tests {
 
     fn inquiry(n: u32, status: InquiryStatus, department: Option<&str>, name: &str) -> Inquiry {
         let ts = Timestamp::from_millis(1_000 + i64::from(n % 7) * 10);
+        let visitor = VisitorSummary {
+            id: VisitorId::new("v").unwrap(),
+            username: "guest".into(),
+            token: "t".into(),
+            status: VisitorStatus::Online,
+        };
+        let (id, rid) = (InquiryId::new(format!("i{n:03}")).unwrap(), RoomId::new(format!("r{n:03}")).unwrap());
         Inquiry {
-            id: InquiryId::new(format!("i{n:03}")).unwrap(),
-            rid: RoomId::new(format!("r{n:03}")).unwrap(),
-            name: name.into(),
-            message: String::new(),
-            ts,
             status,
-            t: RoomType::Livechat,
             department: department.map(|d| DepartmentId::new(d).unwrap()),
-            v: VisitorSummary {
-                id: VisitorId::new("v").unwrap(),
-                username: "guest".into(),
-                token: "t".into(),
-                status: VisitorStatus::Online,
-            },
-            default_agent: None,
             priority_weight: PriorityWeight::new((n % 5 + 1) as u8).unwrap(),
             estimated_waiting_time_queue: u64::from(n % 3),
-            queued_at: Some(ts),
-            taken_at: None,
-            served_by: None,
-            agents: None,
-            source: None,
             updated_at: Timestamp::from_millis(i64::from(n)),
+            ..Inquiry::new(id, rid, visitor, name, ts)
         }
     }
 

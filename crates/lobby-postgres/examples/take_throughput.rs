@@ -16,30 +16,16 @@ use std::time::Instant;
 use lobby_conformance::fixtures::{add_agents, visitor};
 use lobby_core::{
     Actor, Commit, CoreError, Engine, EngineConfig, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquiryStatus,
-    PriorityWeight, Record, RoomId, RoomType, SortField, StatusSet, Store, Timestamp, Write,
+    Record, RoomId, SortField, StatusSet, Store, Timestamp, Write,
 };
 use lobby_postgres::PostgresStore;
 
 fn open_inquiry(tag: &str, n: usize, at: Timestamp) -> Inquiry {
+    let (id, rid) = (InquiryId::new(format!("{tag}{n:06}")).unwrap(), RoomId::new(format!("{tag}room{n:06}")).unwrap());
     Inquiry {
-        id: InquiryId::new(format!("{tag}{n:06}")).unwrap(),
-        rid: RoomId::new(format!("{tag}room{n:06}")).unwrap(),
-        name: format!("Visitor {n}"),
-        message: String::new(),
-        ts: at,
         status: InquiryStatus::Open,
-        t: RoomType::Livechat,
-        department: None,
-        v: visitor(n),
-        default_agent: None,
-        priority_weight: PriorityWeight::UNSET,
-        estimated_waiting_time_queue: 9_999_999,
         queued_at: Some(at.plus_millis(n as i64)),
-        taken_at: None,
-        served_by: None,
-        agents: None,
-        source: None,
-        updated_at: at,
+        ..Inquiry::new(id, rid, visitor(n), format!("Visitor {n}"), at)
     }
 }
 

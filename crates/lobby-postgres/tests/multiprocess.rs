@@ -20,8 +20,8 @@ use common::server_url;
 use lobby_conformance::fixtures::{add_agents, visitor};
 use lobby_core::{
     Actor, Commit, CoreError, Engine, EngineConfig, EventKind, EventQuery, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, InquirySource, InquiryStatus, NewEvent, PriorityWeight, Record, RoomId, RoomType,
-    RoutingConfig, RoutingMethod, SortField, SourceType, Store, StoreExt, Timestamp, TransitionKind, UserId, Write,
+    InquiryQuery, InquirySort, InquirySource, InquiryStatus, NewEvent, Record, RoomId, RoutingConfig, RoutingMethod,
+    SortField, SourceType, Store, StoreExt, Timestamp, TransitionKind, UserId, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresStore};
 use rand::seq::SliceRandom;
@@ -47,25 +47,12 @@ fn auto_engine<S: Store>(store: S) -> Engine<S> {
 }
 
 fn open_inquiry(n: usize, at: Timestamp) -> Inquiry {
+    let (id, rid) = (InquiryId::new(format!("mp{n:05}")).unwrap(), RoomId::new(format!("mproom{n:05}")).unwrap());
     Inquiry {
-        id: InquiryId::new(format!("mp{n:05}")).unwrap(),
-        rid: RoomId::new(format!("mproom{n:05}")).unwrap(),
-        name: format!("Visitor {n}"),
-        message: String::new(),
-        ts: at,
         status: InquiryStatus::Open,
-        t: RoomType::Livechat,
-        department: None,
-        v: visitor(n),
-        default_agent: None,
-        priority_weight: PriorityWeight::UNSET,
-        estimated_waiting_time_queue: 9_999_999,
         queued_at: Some(at.plus_millis(n as i64)),
-        taken_at: None,
-        served_by: None,
-        agents: None,
         source: Some(InquirySource { kind: SourceType::Widget }),
-        updated_at: at,
+        ..Inquiry::new(id, rid, visitor(n), format!("Visitor {n}"), at)
     }
 }
 

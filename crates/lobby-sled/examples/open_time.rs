@@ -11,8 +11,7 @@ use std::time::Instant;
 
 use lobby_core::{
     Actor, Commit, EventKind, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent,
-    PriorityWeight, Record, RoomId, RoomType, SortField, Store, Timestamp, VisitorId, VisitorStatus, VisitorSummary,
-    Write,
+    Record, RoomId, SortField, Store, Timestamp, VisitorId, VisitorStatus, VisitorSummary, Write,
 };
 use lobby_sled::{Durability, SledConfig, SledStore};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -136,31 +135,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn inquiry(rng: &mut StdRng, n: usize) -> Inquiry {
     let ts = Timestamp::from_millis(1_700_000_000_000 + n as i64 * 1_000);
+    let (id, rid) = (InquiryId::generate(rng), RoomId::generate(rng));
+    let name = format!("Visitor {}", rng.gen_range(0..100_000));
+    let visitor = VisitorSummary {
+        id: VisitorId::generate(rng),
+        username: format!("guest-{n}"),
+        token: format!("{:032x}", rng.gen::<u128>()),
+        status: VisitorStatus::Online,
+    };
     Inquiry {
-        id: InquiryId::generate(rng),
-        rid: RoomId::generate(rng),
-        name: format!("Visitor {}", rng.gen_range(0..100_000)),
         message: "Hello, I need help with my order".into(),
-        ts,
         // Not `taken`: a taken inquiry needs an agent for check_integrity to pass.
         status: [InquiryStatus::Queued, InquiryStatus::Open, InquiryStatus::Closed][rng.gen_range(0..3)],
-        t: RoomType::Livechat,
-        department: None,
-        v: VisitorSummary {
-            id: VisitorId::generate(rng),
-            username: format!("guest-{n}"),
-            token: format!("{:032x}", rng.gen::<u128>()),
-            status: VisitorStatus::Online,
-        },
-        default_agent: None,
-        priority_weight: PriorityWeight::UNSET,
-        estimated_waiting_time_queue: lobby_core::model::NO_SLA_MINUTES,
-        queued_at: Some(ts),
-        taken_at: None,
-        served_by: None,
-        agents: None,
-        source: None,
-        updated_at: ts,
+        ..Inquiry::new(id, rid, visitor, name, ts)
     }
 }
 

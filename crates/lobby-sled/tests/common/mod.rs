@@ -4,40 +4,32 @@
 use std::collections::BTreeSet;
 
 use lobby_core::{
-    Agent, AgentAvailability, DepartmentId, Inquiry, InquiryId, InquiryStatus, PriorityWeight, RoomId, RoomType,
-    ServedBy, Timestamp, User, UserId, VisitorId, VisitorStatus, VisitorSummary,
+    Agent, AgentAvailability, DepartmentId, Inquiry, InquiryId, InquiryStatus, PriorityWeight, RoomId, ServedBy,
+    Timestamp, User, UserId, VisitorId, VisitorStatus, VisitorSummary,
 };
 
 pub fn inquiry(n: u32, status: InquiryStatus, department: Option<&str>) -> Inquiry {
     let ts = Timestamp::from_millis(1_600_000_000_000 + i64::from(n % 13) * 1_000);
+    let (id, rid) = (InquiryId::new(format!("inq-{n:06}")).unwrap(), RoomId::new(format!("room-{n:06}")).unwrap());
+    let visitor = VisitorSummary {
+        id: VisitorId::new(format!("vis-{n}")).unwrap(),
+        username: format!("guest-{n}"),
+        token: format!("token-{n}"),
+        status: VisitorStatus::Online,
+    };
     Inquiry {
-        id: InquiryId::new(format!("inq-{n:06}")).unwrap(),
-        rid: RoomId::new(format!("room-{n:06}")).unwrap(),
-        name: ["Ann", "bob", "Carla", "Dmitri"][n as usize % 4].into(),
         message: format!("Hello, I need help with order {n}"),
-        ts,
         status,
-        t: RoomType::Livechat,
         department: department.map(|d| DepartmentId::new(d).unwrap()),
-        v: VisitorSummary {
-            id: VisitorId::new(format!("vis-{n}")).unwrap(),
-            username: format!("guest-{n}"),
-            token: format!("token-{n}"),
-            status: VisitorStatus::Online,
-        },
-        default_agent: None,
         priority_weight: PriorityWeight::new((n % 5 + 1) as u8).unwrap(),
         estimated_waiting_time_queue: u64::from(n % 7),
-        queued_at: Some(ts),
-        taken_at: None,
         served_by: (status == InquiryStatus::Taken).then(|| ServedBy {
             id: UserId::new("agent-1").unwrap(),
             username: "agent1".into(),
             ts,
         }),
-        agents: None,
-        source: None,
         updated_at: ts.plus_millis(i64::from(n)),
+        ..Inquiry::new(id, rid, visitor, ["Ann", "bob", "Carla", "Dmitri"][n as usize % 4], ts)
     }
 }
 
