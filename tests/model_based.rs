@@ -242,6 +242,7 @@ impl<S: Store> Subject<S> {
                     email: None,
                     password_hash: None,
                     roles,
+                    active: true,
                 };
                 let user = engine.create_user(&Actor::System, new).unwrap();
                 engine.add_agent(&Actor::System, &username).unwrap();

@@ -103,6 +103,7 @@ pub fn add_agents<S: Store>(engine: &Engine<S>, count: usize, max_chats: u32) ->
                         email: None,
                         password_hash: None,
                         roles: [Role::livechat_agent()].into_iter().collect(),
+                        active: true,
                     },
                 )
                 .expect("create agent user");

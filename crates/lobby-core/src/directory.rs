@@ -23,6 +23,8 @@ pub struct NewUser {
     /// PHC-format hash; the embedder hashes (the core does no crypto).
     pub password_hash: Option<String>,
     pub roles: BTreeSet<Role>,
+    /// `false` creates a deactivated user: it holds no permission and cannot sign in.
+    pub active: bool,
 }
 
 /// A department's settings, for create and update.
@@ -96,7 +98,7 @@ impl<S: Store> Engine<S> {
             name: new.name,
             email: new.email,
             roles: if new.roles.is_empty() { BTreeSet::from([Role::user()]) } else { new.roles },
-            active: true,
+            active: new.active,
             password_hash: new.password_hash,
             login_token_hashes: vec![],
             created_at: now,

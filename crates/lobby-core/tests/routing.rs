@@ -31,7 +31,7 @@ fn agent(engine: &Engine<MemoryStore>, name: &str, max_chats: u32, departments: 
     let user = engine
         .create_user(
             &Actor::System,
-            NewUser { username: name.into(), name: name.into(), email: None, password_hash: None, roles },
+            NewUser { username: name.into(), name: name.into(), email: None, password_hash: None, roles, active: true },
         )
         .unwrap();
     engine.add_agent(&Actor::System, name).unwrap();
@@ -414,7 +414,14 @@ fn permissions_are_checked_for_every_actor() {
     let plain = engine
         .create_user(
             &Actor::System,
-            NewUser { username: "plain".into(), name: "P".into(), email: None, password_hash: None, roles },
+            NewUser {
+                username: "plain".into(),
+                name: "P".into(),
+                email: None,
+                password_hash: None,
+                roles,
+                active: true,
+            },
         )
         .unwrap();
     let inquiry = enqueue(&engine, 0, None);
@@ -449,6 +456,7 @@ fn users_are_found_by_email_and_tokens_can_be_revoked() {
         email: Some("Eve@Example.com".into()),
         password_hash: None,
         roles,
+        active: true,
     };
     let eve = engine.create_user(&Actor::System, new).unwrap();
     assert_eq!(engine.user_by_email("eve@example.COM").unwrap().map(|u| u.id), Some(eve.id.clone()));

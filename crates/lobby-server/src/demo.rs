@@ -83,6 +83,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
                     email: Some(format!("{username}@example.com")),
                     password_hash: Some(state.passwords().hash(DEMO_PASSWORD)),
                     roles: roles.iter().map(|r| Role::new(*r)).collect::<Result<BTreeSet<_>, _>>()?,
+                    active: true,
                 };
                 engine.create_user(&system, new)?
             }

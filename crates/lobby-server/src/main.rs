@@ -156,8 +156,14 @@ fn create_user(
         .map(Role::new)
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let new =
-        NewUser { username, name, email: Some(email), password_hash: Some(state.passwords().hash(&password)), roles };
+    let new = NewUser {
+        username,
+        name,
+        email: Some(email),
+        password_hash: Some(state.passwords().hash(&password)),
+        roles,
+        active: true,
+    };
     let (user, agent) =
         lobby_server::create_user(state.engine(), &Actor::System, new).map_err(|e| format!("{e} [{}]", e.code()))?;
     let roles: Vec<&str> = user.roles.iter().map(Role::as_str).collect();

@@ -183,6 +183,19 @@ fn logout_revokes_only_the_token_it_was_called_with() {
 }
 
 #[test]
+fn a_user_created_inactive_cannot_sign_in() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let body =
+        json!({"email": "idle@example.com", "name": "Idle", "password": PASSWORD, "username": "idle", "active": false});
+    let reply = server.post("/api/v1/users.create", Some(&admin), &body);
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    assert_eq!(reply.body["user"]["active"], false);
+    let login = server.post("/api/v1/login", None, &json!({"user": "idle", "password": PASSWORD}));
+    assert_eq!((login.status, login.body.clone()), (401, json!({"status": "error", "message": "Unauthorized"})));
+}
+
+#[test]
 fn missing_permissions_are_403_and_validation_comes_first() {
     let server = TestServer::start();
     let agent = server.agent("agent1");

@@ -200,6 +200,7 @@ fn run_writer(db: &Path, acks: &Path, durability: Durability) {
                         email: None,
                         password_hash: None,
                         roles: Default::default(),
+                        active: true,
                     },
                 )
                 .unwrap(),

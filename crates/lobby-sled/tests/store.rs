@@ -406,6 +406,7 @@ fn concurrent_takes_through_the_engine_leave_one_winner() {
             email: None,
             password_hash: None,
             roles: Default::default(),
+            active: true,
         };
         let created = engine.create_user(&Actor::System, new).unwrap();
         agents.push(engine.add_agent(&Actor::System, &created.username).unwrap().id);

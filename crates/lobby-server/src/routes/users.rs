@@ -140,13 +140,6 @@ pub async fn create(State(state): State<AppState>, user: AuthUser, JsonBody(body
     if !state.engine().allows(&user.0, Permission::CreateUser) {
         return Err(ApiError::forbidden());
     }
-    if get_bool(&body, "active") == Some(false) {
-        return Err(ApiError::coded(
-            StatusCode::BAD_REQUEST,
-            "Creating a deactivated user is not supported",
-            "error-not-supported",
-        ));
-    }
     let password = get_str(&body, "password").unwrap_or_default().to_owned();
     if password.is_empty() {
         return Err(ApiError::coded(
@@ -170,6 +163,7 @@ pub async fn create(State(state): State<AppState>, user: AuthUser, JsonBody(body
         email: Some(get_str(&body, "email").unwrap_or_default().to_owned()),
         password_hash: Some(password_hash),
         roles,
+        active: get_bool(&body, "active").unwrap_or(true),
     };
     let actor = user.actor();
     let (created, agent) = state.run(move |engine| create_user(engine, &actor, new)).await?;

@@ -77,6 +77,7 @@ impl TestServer {
             email: Some(format!("{username}@example.com")),
             password_hash: Some(state.passwords().hash(PASSWORD)),
             roles: roles.iter().map(|r| Role::new(*r).unwrap()).collect::<BTreeSet<_>>(),
+            active: true,
         };
         let (user, _) = lobby_server::create_user(state.engine(), &Actor::System, new).expect("user created");
         let (token, hash) = new_login_token();

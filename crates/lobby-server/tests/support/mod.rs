@@ -84,6 +84,7 @@ impl Fixture {
                 email: Some(format!("{username}@example.com")),
                 password_hash: Some(state.passwords().hash(PASSWORD)),
                 roles: roles.iter().map(|r| Role::new(*r).unwrap()).collect::<BTreeSet<_>>(),
+                active: true,
             };
             let (user, _) = lobby_server::create_user(engine, &Actor::System, new).expect("fixture user");
             let (token, hash) = new_login_token();
