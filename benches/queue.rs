@@ -17,7 +17,7 @@ use common::{generate, load_store, queued_batch, restore, Dataset, Mix, AGENTS};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use lobby_core::{
     Actor, DepartmentFilter, Direction, Engine, EngineConfig, Inquiry, InquiryFilter, InquiryQuery, InquirySort,
-    InquiryStatus, ListRequest, ReservationFilter, RoutingConfig, RoutingMethod, SortField, StatusSet, Store,
+    InquiryStatus, ListRequest, Paging, ReservationFilter, RoutingConfig, RoutingMethod, SortField, StatusSet, Store,
     Timestamp,
 };
 use lobby_memory::MemoryStore;
@@ -248,8 +248,7 @@ fn list_benchmarks(
             status: InquiryStatus::Open,
             department: case.department.then(|| department.as_str().to_owned()),
             sort: case.sort,
-            offset: query.offset,
-            count: PAGE,
+            paging: Paging::new(query.offset, PAGE),
         };
         let manager = Actor::User(data.manager.clone());
         assert_eq!(memory.list(&manager, &request).unwrap(), expected);

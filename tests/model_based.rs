@@ -310,7 +310,7 @@ impl<S: Store> Subject<S> {
 
     fn assert_agrees_with(&self, model: &Model) {
         for (n, (inquiry, expected)) in self.inquiries.iter().zip(&model.inquiries).enumerate() {
-            let stored = self.engine.get(&Actor::System, &inquiry.id).unwrap().unwrap();
+            let stored = self.engine.inquiry(&Actor::System, &inquiry.id).unwrap().unwrap();
             assert_eq!(stored.status, expected.status, "status of inquiry {n}");
             let agent = stored.served_by_id().map(|id| self.agents.iter().position(|a| a == id).unwrap());
             let expected_agent = if expected.status == InquiryStatus::Closed { agent } else { expected.agent };
@@ -321,7 +321,7 @@ impl<S: Store> Subject<S> {
             assert_eq!((agent.active_chats, agent.assigned_total), (expected.active, expected.assigned), "agent {n}");
         }
         for status in InquiryStatus::ALL {
-            let request = ListRequest { status, count: 0, ..ListRequest::default() };
+            let request = ListRequest { status, paging: Paging::new(0, 0), ..ListRequest::default() };
             let total = self.engine.list(&Actor::System, &request).unwrap().total;
             assert_eq!(total, model.inquiries.iter().filter(|i| i.status == status).count(), "{status} total");
         }

@@ -30,7 +30,7 @@ fn take_example_round_trips() {
 fn get_one_example_round_trips() {
     let inquiry = round_trip(GET_ONE_EXAMPLE);
     assert_eq!((inquiry.status, inquiry.message.as_str()), (InquiryStatus::Queued, ""));
-    assert_eq!(inquiry.v.username, "guest-14");
+    assert_eq!(inquiry.visitor.username, "guest-14");
 }
 
 #[test]

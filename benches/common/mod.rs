@@ -10,11 +10,10 @@ pub mod sqlite;
 
 use std::collections::BTreeSet;
 
-use lobby_core::model::NO_SLA_MINUTES;
 use lobby_core::{
     Agent, AgentAvailability, Commit, Department, DepartmentId, Inquiry, InquiryId, InquirySource, InquiryStatus,
     PriorityWeight, Record, Role, RoomId, RoomType, ServedBy, SourceType, Store, StoreExt, Timestamp, User, UserId,
-    VisitorId, VisitorStatus, VisitorSummary, Write,
+    VisitorId, VisitorStatus, VisitorSummary, Write, NO_SLA_MINUTES,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -311,7 +310,7 @@ fn inquiry(rng: &mut StdRng, k: usize, mix: Mix, departments: &[Department], age
         status,
         t: RoomType::Livechat,
         department: Some(departments[rng.gen_range(0..departments.len())].id.clone()),
-        v: VisitorSummary {
+        visitor: VisitorSummary {
             id: VisitorId::new(meteor_id(rng)).unwrap(),
             username: format!("guest-{}", k + 1),
             token: meteor_id(rng),

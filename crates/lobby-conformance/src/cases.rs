@@ -151,7 +151,7 @@ pub fn failed_commit_changes_nothing<S: Store>(make: MakeStore<S>) {
         vec![Write::create(Record::User(user("u1", "alice"))), Write::create(Record::Inquiry(inquiry.clone()))],
     )
     .unwrap();
-    let before_events = store.events(&EventQuery { limit: 100, ..EventQuery::default() }).unwrap();
+    let before_events = store.events(&EventQuery::all().limit(100)).unwrap();
 
     let mut changed = inquiry.clone();
     changed.name = "changed".into();
@@ -177,7 +177,7 @@ pub fn failed_commit_changes_nothing<S: Store>(make: MakeStore<S>) {
     assert_eq!((stored.version, &stored.value), (Version(1), &inquiry));
     assert!(store.agent(&UserId::new("a9").unwrap()).unwrap().is_none());
     assert!(store.get(&RecordKey::Inquiry(InquiryId::new("other").unwrap())).unwrap().is_none());
-    assert_eq!(store.events(&EventQuery { limit: 100, ..EventQuery::default() }).unwrap(), before_events);
+    assert_eq!(store.events(&EventQuery::all().limit(100)).unwrap(), before_events);
     let page = store
         .list_inquiries(&InquiryQuery {
             filter: InquiryFilter::all(),
@@ -311,16 +311,14 @@ pub fn events_are_numbered_and_queryable<S: Store>(make: MakeStore<S>) {
     let receipt2 = store.commit(Commit { writes: vec![], events: vec![about("i1", "c"), event("d")] }).unwrap();
     let seqs: Vec<EventSeq> = receipt.events.iter().chain(&receipt2.events).map(|e| e.seq).collect();
     assert_eq!(seqs, vec![EventSeq(1), EventSeq(2), EventSeq(3), EventSeq(4)]);
-    let all = store.events(&EventQuery { limit: 100, ..EventQuery::default() }).unwrap();
+    let all = store.events(&EventQuery::all().limit(100)).unwrap();
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
     assert_eq!(all[0].event, about("i1", "a"));
-    let after = store.events(&EventQuery { after: EventSeq(2), limit: 100, inquiry: None }).unwrap();
+    let after = store.events(&EventQuery::all().after(EventSeq(2)).limit(100)).unwrap();
     assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![EventSeq(3), EventSeq(4)]);
-    let for_i1 = store
-        .events(&EventQuery { inquiry: Some(InquiryId::new("i1").unwrap()), limit: 100, ..EventQuery::default() })
-        .unwrap();
+    let for_i1 = store.events(&EventQuery::all().about(InquiryId::new("i1").unwrap()).limit(100)).unwrap();
     assert_eq!(for_i1.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![EventSeq(1), EventSeq(3)]);
-    let limited = store.events(&EventQuery { limit: 1, ..EventQuery::default() }).unwrap();
+    let limited = store.events(&EventQuery::all().limit(1)).unwrap();
     assert_eq!(limited.len(), 1);
 }
 
@@ -386,7 +384,7 @@ pub fn engine_lifecycle_keeps_loads_consistent<S: Store>(make: MakeStore<S>) {
         .iter()
         .map(|e| match &e.event.kind {
             EventKind::Enqueued { .. } => "enqueued".to_owned(),
-            EventKind::Transition { transition, .. } => transition.as_str().to_owned(),
+            EventKind::Transition { transition, .. } => transition.phrase().to_owned(),
             other => format!("{other:?}"),
         })
         .collect();

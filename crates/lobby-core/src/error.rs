@@ -6,54 +6,101 @@ use crate::model::InquiryStatus;
 use crate::permissions::Permission;
 use crate::store::StoreError;
 
+/// Everything an engine operation can fail with. Each variant has Rocket.Chat's error code
+/// ([`CoreError::code`]) and a [`class`](CoreError::class) that picks the HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {
+    /// An id is empty, too long, or holds spaces or control characters.
     #[error("Invalid {kind}: {value:?}")]
-    InvalidId { kind: &'static str, value: String },
+    InvalidId {
+        /// What kind of id ("room id", …).
+        kind: &'static str,
+        /// The value given, shortened.
+        value: String,
+    },
+    /// A field's value is out of bounds or malformed.
     #[error("Invalid {field}: {reason}")]
-    InvalidInput { field: &'static str, reason: String },
+    InvalidInput {
+        /// The field, by its wire name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The acting user lacks a permission.
     #[error("User does not have the permissions required for this action")]
-    Unauthorized { permission: Permission },
+    Unauthorized {
+        /// The permission that was missing.
+        permission: Permission,
+    },
+    /// No inquiry has this id.
     #[error("Inquiry not found")]
     InquiryNotFound,
+    /// No conversation has this room id (or it is not the visitor's).
     #[error("Room not found")]
     RoomNotFound,
+    /// Someone else serves the conversation already.
     #[error("Inquiry already taken")]
     InquiryAlreadyTaken,
+    /// The state machine does not allow this transition from this status.
     #[error("Cannot {transition} an inquiry that is {from}")]
-    IllegalTransition { from: InquiryStatus, transition: TransitionKind },
+    IllegalTransition {
+        /// The inquiry's status.
+        from: InquiryStatus,
+        /// What was asked of it.
+        transition: TransitionKind,
+    },
     /// A user named in a request does not exist or may not serve conversations.
     #[error("The user is invalid")]
     InvalidUser,
+    /// No user has this id.
     #[error("User not found")]
     UserNotFound,
+    /// The user has no agent profile.
     #[error("The user is not an agent")]
     NotAnAgent,
+    /// The agent is not available to take conversations.
     #[error("Agent status is offline or Omnichannel service is not active")]
     AgentNotAvailable,
+    /// The agent serves as many conversations as its limit allows.
     #[error("The agent has reached the maximum of {limit} simultaneous chats")]
-    AgentAtCapacity { limit: u32 },
+    AgentAtCapacity {
+        /// The limit that applies.
+        limit: u32,
+    },
+    /// An agent that still serves conversations cannot be removed.
     #[error("The agent still serves {conversations} conversations; transfer or close them first")]
-    AgentStillServing { conversations: u32 },
+    AgentStillServing {
+        /// How many it serves.
+        conversations: u32,
+    },
+    /// No department has this id or name.
     #[error("Department not found")]
     DepartmentNotFound,
+    /// The department takes no new conversations.
     #[error("Department is disabled")]
     DepartmentDisabled,
+    /// A username, email or department name belongs to someone else (regardless of case).
     #[error("{what} is already in use :(")]
-    AlreadyInUse { what: String },
+    AlreadyInUse {
+        /// The value that is taken.
+        what: String,
+    },
+    /// No visitor has this token.
     #[error("Visitor not found")]
     VisitorNotFound,
+    /// New conversations are refused while no agent is available.
     #[error("Sorry, no online agents")]
     NoAgentOnline,
     /// Too many concurrent writers on the same records; the operation did nothing.
     #[error("Too much contention, try again")]
     Contention,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl CoreError {
+    /// [`CoreError::InvalidInput`] for `field`.
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidInput { field, reason: reason.into() }
     }

@@ -8,10 +8,15 @@ use crate::machine::TransitionKind;
 use crate::model::AgentAvailability;
 use crate::time::Timestamp;
 
-/// Position in a store's event log. Strictly increasing, never reused.
+/// Position in a store's event log: the first event is 1, and each next one is 1 more.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventSeq(pub u64);
+
+impl EventSeq {
+    /// Before the first event: `after: EventSeq::ZERO` reads from the start.
+    pub const ZERO: EventSeq = EventSeq(0);
+}
 
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,30 +33,39 @@ pub enum Actor {
 /// An event before a store has numbered it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEvent {
+    /// When it happened.
     pub at: Timestamp,
+    /// Who did it.
     pub actor: Actor,
+    /// The inquiry it is about, if any: [`Engine::history`](crate::Engine::history) reads by this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inquiry: Option<InquiryId>,
+    /// What happened.
     pub kind: EventKind,
 }
 
 /// An event as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    /// Its place in the store's log.
     pub seq: EventSeq,
+    /// The event as committed.
     #[serde(flatten)]
     pub event: NewEvent,
 }
 
+/// What an event records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "what", rename_all = "kebab-case")]
 pub enum EventKind {
     /// A new inquiry entered the queue.
     Enqueued {
+        /// The queue it entered; `None` for the public queue.
         department: Option<DepartmentId>,
     },
     /// The inquiry moved through the state machine.
     Transition {
+        /// Which transition.
         transition: TransitionKind,
         /// The agent now serving it, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +73,7 @@ pub enum EventKind {
         /// The agent who served it before, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_agent: Option<UserId>,
+        /// The inquiry's department afterwards.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         department: Option<DepartmentId>,
         /// Free text: a close comment, a transfer reason, "taken on behalf of …".
@@ -69,21 +84,33 @@ pub enum EventKind {
     Routed(RoutingDecision),
     /// Routing found no agent for a waiting inquiry.
     NoAgentFound {
+        /// The routing method's name.
         strategy: String,
+        /// The department searched.
         department: Option<DepartmentId>,
+        /// Why no agent could take it.
         reason: String,
     },
+    /// An agent was added or changed (availability, limits, departments).
     AgentChanged {
+        /// The agent.
         agent: UserId,
+        /// Its availability afterwards.
         availability: AgentAvailability,
     },
+    /// An agent profile was removed.
     AgentRemoved {
+        /// The agent.
         agent: UserId,
     },
+    /// A department was created or changed.
     DepartmentChanged {
+        /// The department.
         department: DepartmentId,
     },
+    /// A user was created.
     UserCreated {
+        /// The user.
         user: UserId,
     },
 }
@@ -91,26 +118,52 @@ pub enum EventKind {
 /// Why routing chose the agent it chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingDecision {
+    /// The routing method's name.
     pub strategy: String,
+    /// The agent chosen.
     pub agent: UserId,
     /// The department whose agents were considered (after any fallback).
     pub department: Option<DepartmentId>,
     /// Eligible agents with their load at the time: `(agent, active chats, limit; 0 = none)`.
     pub candidates: Vec<(UserId, u32, u32)>,
+    /// Why this agent, in words.
     pub reason: String,
 }
 
-/// Which events to read back.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Which events to read back. Start from [`EventQuery::all`] and narrow it:
+/// `EventQuery::all().after(seq).about(id).limit(100)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventQuery {
-    /// Only events with a sequence number greater than this.
+    /// Only events with a sequence number greater than this; [`EventSeq::ZERO`] for all.
     pub after: EventSeq,
     /// Only events about this inquiry.
     pub inquiry: Option<InquiryId>,
+    /// At most this many events. `0` means none: a store answers an empty list.
     pub limit: usize,
 }
 
 impl EventQuery {
+    /// Every event, oldest first.
+    pub fn all() -> Self {
+        Self { after: EventSeq::ZERO, inquiry: None, limit: usize::MAX }
+    }
+
+    /// Only events numbered above `seq`.
+    pub fn after(self, seq: EventSeq) -> Self {
+        Self { after: seq, ..self }
+    }
+
+    /// Only events about `inquiry`.
+    pub fn about(self, inquiry: InquiryId) -> Self {
+        Self { inquiry: Some(inquiry), ..self }
+    }
+
+    /// At most `limit` events.
+    pub fn limit(self, limit: usize) -> Self {
+        Self { limit, ..self }
+    }
+
+    /// Whether `event` is one this query asks for (ignoring the limit).
     pub fn matches(&self, event: &Event) -> bool {
         event.seq > self.after && self.inquiry.as_ref().is_none_or(|id| event.event.inquiry.as_ref() == Some(id))
     }

@@ -4,6 +4,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{truncate, QUOTE_LIMIT};
 use crate::CoreError;
 
 /// Longest id we accept from outside. Rocket.Chat ids are 17 characters; custom ids are longer.
@@ -31,7 +32,7 @@ macro_rules! id_type {
                 if is_valid_id(&value) {
                     Ok(Self(value))
                 } else {
-                    Err(CoreError::InvalidId { kind: $what, value: truncate_for_error(&value) })
+                    Err(CoreError::InvalidId { kind: $what, value: truncate(&value, QUOTE_LIMIT) })
                 }
             }
 
@@ -40,6 +41,7 @@ macro_rules! id_type {
                 Self(meteor_id(rng))
             }
 
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -96,17 +98,6 @@ id_type!(
 
 fn is_valid_id(value: &str) -> bool {
     !value.is_empty() && value.len() <= MAX_ID_LEN && value.chars().all(|c| !c.is_control() && !c.is_whitespace())
-}
-
-/// Error messages echo bad input; keep them short.
-pub(crate) fn truncate_for_error(value: &str) -> String {
-    const LIMIT: usize = 64;
-    if value.chars().count() <= LIMIT {
-        value.to_owned()
-    } else {
-        let head: String = value.chars().take(LIMIT).collect();
-        format!("{head}…")
-    }
 }
 
 #[cfg(test)]

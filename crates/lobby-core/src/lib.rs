@@ -1,62 +1,76 @@
 //! # lobby-core
 //!
-//! The rules of Lobby, a routing engine for livechat inquiries: the inquiry state machine
-//! ([`machine`]), permissions ([`permissions`]), agents and departments, routing
-//! ([`routing`]), and the [`Engine`] that applies them over any [`Store`]. This crate does no
-//! I/O; stores live in sibling crates (`lobby-memory`, `lobby-sled`, `lobby-postgres`).
+//! The rules of Lobby, a routing engine for livechat inquiries: the inquiry state machine,
+//! permissions, agents and departments, routing, and the [`Engine`] that applies them over any
+//! [`Store`]. This crate does no I/O; stores live in sibling crates (`lobby-memory`,
+//! `lobby-sled`, `lobby-postgres`).
 //!
-//! Every operation reads, decides with pure functions, then commits all its writes at once,
-//! each checked against the version it read. A lost race is retried from fresh reads, so an
-//! inquiry is taken at most once and no agent goes over its limit, on every store.
+//! ## The types you meet first
+//!
+//! | type | what it is |
+//! |---|---|
+//! | [`Engine`] | every operation: enqueue, take, dispatch, transfer, close, users, agents… |
+//! | [`Store`] | where records live; the engine's only way to read and write |
+//! | [`Inquiry`] | one waiting conversation, in Rocket.Chat's wire shape |
+//! | [`Actor`] | who acts: the system, a signed-in user, or a visitor |
+//! | [`CoreError`] | everything that can go wrong, each with Rocket.Chat's error code |
+//!
+//! Every operation reads, decides with pure functions ([`machine`], [`RoutingConfig`],
+//! [`PermissionPolicy`]), then commits all its writes at once, each checked against the version
+//! it read. A lost race is retried from fresh reads, so an inquiry is taken at most once and no
+//! agent goes over its limit, on every store.
 //!
 //! ```
-//! use lobby_core::{Actor, Engine, NewInquiry, ListRequest, VisitorSummary, VisitorId, VisitorStatus};
+//! use lobby_core::{Actor, CoreError, Engine, ListRequest, NewInquiry, NewUser, Role, VisitorId, VisitorSummary};
 //! use lobby_memory::MemoryStore;
 //!
 //! let engine = Engine::new(MemoryStore::new());
-//! let visitor = VisitorSummary {
-//!     id: VisitorId::new("v1").unwrap(),
-//!     username: "guest-1".into(),
-//!     token: "token-1".into(),
-//!     status: VisitorStatus::Online,
-//! };
-//! let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, "Marcos")).unwrap();
-//! engine.dispatch(&Actor::System).unwrap(); // manual selection: releases it to agents
-//! let page = engine.list(&Actor::System, &ListRequest::default()).unwrap();
-//! assert_eq!((page.total, page.items[0].id.clone()), (1, inquiry.id));
+//! // A user with the agent role is an available agent at once.
+//! let alice = engine.create_user(&Actor::System, NewUser::new("alice", "Alice", [Role::livechat_agent()]))?;
+//!
+//! let visitor = VisitorSummary::new(VisitorId::new("v1")?, "guest-1", "token-1");
+//! let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, "Marcos"))?;
+//! engine.dispatch(&Actor::System)?; // manual selection: releases it to agents
+//! let page = engine.list(&Actor::System, &ListRequest::default())?;
+//! assert_eq!((page.total, &page.items[0].id), (1, &inquiry.id));
+//!
+//! let as_alice = Actor::User(alice.id.clone());
+//! assert_eq!(engine.take(&as_alice, &inquiry.id, None)?.served_by_id(), Some(&alice.id));
+//! assert_eq!(engine.take(&as_alice, &inquiry.id, None), Err(CoreError::InquiryAlreadyTaken));
+//! # Ok::<(), CoreError>(())
 //! ```
+#![warn(missing_docs)]
 
-pub mod directory;
-pub mod engine;
-pub mod error;
-pub mod event;
-pub mod ids;
+mod engine;
+mod error;
+mod event;
+mod ids;
+pub mod limits;
 pub mod machine;
-pub mod model;
-pub mod permissions;
-pub mod query;
-pub mod routing;
-pub mod store;
-pub mod time;
+mod model;
+mod permissions;
+mod query;
+mod routing;
+mod store;
+mod time;
 
-pub use directory::{AgentUpdate, DepartmentSettings, NewUser, OpenedRoom, VisitorDetails};
-pub use engine::{Engine, EngineConfig, ListRequest, NewInquiry, TransferTarget, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use engine::{
+    AgentUpdate, DepartmentSettings, DispatchReport, Engine, EngineConfig, ListRequest, NewInquiry, NewUser,
+    OpenedRoom, QueuePosition, QueueRequest, TransferTarget, VisitorDetails,
+};
 pub use error::{CoreError, ErrorClass};
 pub use event::{Actor, Event, EventKind, EventQuery, EventSeq, NewEvent, RoutingDecision};
-pub use ids::{DepartmentId, InquiryId, RoomId, UserId, VisitorId};
-pub use machine::{Transition, TransitionKind};
+pub use ids::{meteor_id, DepartmentId, InquiryId, RoomId, UserId, VisitorId, MAX_ID_LEN};
 pub use model::{
     Agent, AgentAvailability, DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight, Role,
-    RoomType, ServedBy, SourceType, User, Visitor, VisitorStatus, VisitorSummary,
+    RoomType, ServedBy, SourceType, User, Visitor, VisitorStatus, VisitorSummary, NO_SLA_MINUTES,
 };
 pub use permissions::{Permission, PermissionPolicy};
 pub use query::{
-    DepartmentFilter, Direction, InquiryFacts, InquiryFilter, InquiryQuery, InquirySort, Page, ReservationFilter,
-    SortField, SortKey, StatusSet,
+    DepartmentFilter, Direction, InquiryFacts, InquiryFilter, InquiryQuery, InquirySort, Page, Paging,
+    ReservationFilter, SortField, SortKey, SortValue, StatusSet,
 };
-pub use routing::{
-    Candidate, DispatchReport, QueueOrder, QueuePosition, QueueRequest, RoutingConfig, RoutingMethod, RoutingStrategy,
-};
+pub use routing::{has_room, Candidate, QueueOrder, RoutingConfig, RoutingMethod, RoutingStrategy};
 pub use store::{
     plan_unique_keys, Commit, CommitReceipt, FeedHub, Record, RecordKey, RecordKind, Store, StoreError, StoreExt,
     Subscription, UniqueKey, UniqueKeyChanges, Version, Versioned, Write,

@@ -20,15 +20,27 @@ pub enum Transition {
     /// queued → open: released to agents.
     Release,
     /// open → taken by this agent.
-    Take { agent: ServedBy },
+    Take {
+        /// Who takes it.
+        agent: ServedBy,
+    },
     /// queued or open → taken in one step: routing assigned it directly.
-    Assign { agent: ServedBy },
+    Assign {
+        /// Who it is assigned to.
+        agent: ServedBy,
+    },
     /// taken → queued; the inquiry keeps its original `queuedAt`.
     ReturnToQueue,
     /// taken → taken, served by another agent.
-    TransferToAgent { agent: ServedBy },
+    TransferToAgent {
+        /// Who serves it next.
+        agent: ServedBy,
+    },
     /// taken → queued in another department's queue.
-    TransferToDepartment { department: DepartmentId },
+    TransferToDepartment {
+        /// Whose queue it goes to.
+        department: DepartmentId,
+    },
     /// any non-closed status → closed.
     Close,
 }
@@ -37,17 +49,25 @@ pub enum Transition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransitionKind {
+    /// [`Transition::Release`].
     Release,
+    /// [`Transition::Take`].
     Take,
+    /// [`Transition::Assign`].
     Assign,
+    /// [`Transition::ReturnToQueue`].
     ReturnToQueue,
+    /// [`Transition::TransferToAgent`].
     TransferToAgent,
+    /// [`Transition::TransferToDepartment`].
     TransferToDepartment,
+    /// [`Transition::Close`].
     Close,
 }
 
 impl TransitionKind {
-    pub fn as_str(self) -> &'static str {
+    /// The transition in words, for messages: "return to queue".
+    pub fn phrase(self) -> &'static str {
         match self {
             Self::Release => "release",
             Self::Take => "take",
@@ -62,11 +82,12 @@ impl TransitionKind {
 
 impl std::fmt::Display for TransitionKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.phrase())
     }
 }
 
 impl Transition {
+    /// Which kind of transition this is.
     pub fn kind(&self) -> TransitionKind {
         match self {
             Self::Release => TransitionKind::Release,

@@ -24,8 +24,10 @@ pub enum InquiryStatus {
 }
 
 impl InquiryStatus {
+    /// Every status, in life order.
     pub const ALL: [InquiryStatus; 4] = [Self::Queued, Self::Open, Self::Taken, Self::Closed];
 
+    /// The wire name (`queued`, `open`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -60,6 +62,7 @@ impl std::str::FromStr for InquiryStatus {
 /// The room type marker `t`; livechat rooms are always `"l"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RoomType {
+    /// A livechat room.
     #[default]
     #[serde(rename = "l")]
     Livechat,
@@ -69,22 +72,37 @@ pub enum RoomType {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VisitorStatus {
+    /// Connected and active.
     #[default]
     Online,
+    /// Connected, busy.
     Busy,
+    /// Connected, away.
     Away,
+    /// Gone.
     Offline,
 }
 
 /// The visitor summary embedded in an inquiry (`v`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorSummary {
+    /// The visitor's `_id`.
     #[serde(rename = "_id")]
     pub id: VisitorId,
+    /// Its generated username (`guest-…`).
     pub username: String,
+    /// The token its widget holds.
     pub token: String,
+    /// Its presence.
     #[serde(default)]
     pub status: VisitorStatus,
+}
+
+impl VisitorSummary {
+    /// An online visitor.
+    pub fn new(id: VisitorId, username: impl Into<String>, token: impl Into<String>) -> Self {
+        Self { id, username: username.into(), token: token.into(), status: VisitorStatus::Online }
+    }
 }
 
 /// An agent reserved for an inquiry (`defaultAgent`): routing offers it to this agent first,
@@ -92,16 +110,21 @@ pub struct VisitorSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DefaultAgent {
+    /// The reserved agent's id.
     pub agent_id: UserId,
+    /// Its username.
     pub username: String,
 }
 
 /// The agent serving a taken inquiry (`servedBy`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServedBy {
+    /// The agent's id.
     #[serde(rename = "_id")]
     pub id: UserId,
+    /// Its username.
     pub username: String,
+    /// When it started serving.
     pub ts: Timestamp,
 }
 
@@ -109,17 +132,25 @@ pub struct ServedBy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceType {
+    /// Created through the REST API.
     Api,
+    /// The chat widget (the default).
     #[default]
     Widget,
+    /// Email.
     Email,
+    /// SMS.
     Sms,
+    /// An app.
     App,
+    /// Anything else.
     Other,
 }
 
+/// Where the conversation came from (`source`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct InquirySource {
+    /// Its type (`type` on the wire).
     #[serde(rename = "type")]
     pub kind: SourceType,
 }
@@ -130,10 +161,14 @@ pub struct InquirySource {
 pub struct PriorityWeight(u8);
 
 impl PriorityWeight {
+    /// No priority set (`99`).
     pub const UNSET: PriorityWeight = PriorityWeight(99);
+    /// The highest priority (`1`).
     pub const HIGHEST: PriorityWeight = PriorityWeight(1);
+    /// The lowest priority (`5`).
     pub const LOWEST: PriorityWeight = PriorityWeight(5);
 
+    /// 1 to 5, or 99; anything else is an error.
     pub fn new(weight: u8) -> Result<Self, CoreError> {
         if (1..=5).contains(&weight) || weight == 99 {
             Ok(Self(weight))
@@ -142,10 +177,12 @@ impl PriorityWeight {
         }
     }
 
+    /// The weight as a number.
     pub fn get(self) -> u8 {
         self.0
     }
 
+    /// Whether no priority is set.
     pub fn is_unset(&self) -> bool {
         *self == Self::UNSET
     }
@@ -188,38 +225,55 @@ fn is_no_sla(minutes: &u64) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Inquiry {
+    /// `_id`.
     #[serde(rename = "_id")]
     pub id: InquiryId,
+    /// `rid`: the room this inquiry is the queue entry of.
     pub rid: RoomId,
+    /// `name`: the visitor's display name.
     pub name: String,
+    /// `message`: the first message.
     #[serde(default)]
     pub message: String,
+    /// `ts`: when the conversation was created.
     pub ts: Timestamp,
+    /// `status`: where it is in its life.
     pub status: InquiryStatus,
+    /// `t`: always `"l"`.
     #[serde(default)]
     pub t: RoomType,
+    /// `department`: whose queue it is in; none for the public queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<DepartmentId>,
-    pub v: VisitorSummary,
+    /// The visitor (`v` on the wire).
+    #[serde(rename = "v")]
+    pub visitor: VisitorSummary,
+    /// `defaultAgent`: the agent it is reserved for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_agent: Option<DefaultAgent>,
+    /// `priorityWeight`.
     #[serde(default, skip_serializing_if = "PriorityWeight::is_unset")]
     pub priority_weight: PriorityWeight,
+    /// `estimatedWaitingTimeQueue`: SLA minutes.
     #[serde(default = "no_sla", skip_serializing_if = "is_no_sla")]
     pub estimated_waiting_time_queue: u64,
     /// When the inquiry first entered the queue. Returning it to the queue keeps this, so a
     /// returned conversation does not lose its place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_at: Option<Timestamp>,
+    /// `takenAt`: when it was last taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<Timestamp>,
+    /// `servedBy`: the agent serving it, kept on close as history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<ServedBy>,
     /// Agents the room was offered to (Rocket.Chat's legacy field, kept for round-trips).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<Vec<UserId>>,
+    /// `source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<InquirySource>,
+    /// `_updatedAt`.
     #[serde(rename = "_updatedAt")]
     pub updated_at: Timestamp,
 }
@@ -238,7 +292,7 @@ impl Inquiry {
             status: InquiryStatus::Queued,
             t: RoomType::Livechat,
             department: None,
-            v: visitor,
+            visitor,
             default_agent: None,
             priority_weight: PriorityWeight::UNSET,
             estimated_waiting_time_queue: NO_SLA_MINUTES,
@@ -268,11 +322,16 @@ impl Inquiry {
 pub struct Role(String);
 
 impl Role {
+    /// `admin`.
     pub const ADMIN: &'static str = "admin";
+    /// `livechat-manager`.
     pub const LIVECHAT_MANAGER: &'static str = "livechat-manager";
+    /// `livechat-agent`.
     pub const LIVECHAT_AGENT: &'static str = "livechat-agent";
+    /// `user`.
     pub const USER: &'static str = "user";
 
+    /// A role by name: 1 to 64 characters without spaces.
     pub fn new(name: impl Into<String>) -> Result<Self, CoreError> {
         let name = name.into();
         if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -281,22 +340,27 @@ impl Role {
         Ok(Self(name))
     }
 
+    /// `admin`.
     pub fn admin() -> Self {
         Self(Self::ADMIN.into())
     }
 
+    /// `livechat-manager`.
     pub fn livechat_manager() -> Self {
         Self(Self::LIVECHAT_MANAGER.into())
     }
 
+    /// `livechat-agent`.
     pub fn livechat_agent() -> Self {
         Self(Self::LIVECHAT_AGENT.into())
     }
 
+    /// `user`.
     pub fn user() -> Self {
         Self(Self::USER.into())
     }
 
+    /// The role's name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -305,21 +369,30 @@ impl Role {
 /// A person who signs in: managers, agents, admins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// The user's `_id`.
     pub id: UserId,
+    /// Unique regardless of case.
     pub username: String,
+    /// Display name.
     pub name: String,
+    /// Unique regardless of case, when set.
     pub email: Option<String>,
+    /// Its roles.
     pub roles: BTreeSet<Role>,
+    /// A deactivated user holds no permission and cannot sign in.
     pub active: bool,
     /// A password hash in PHC string format, computed by the embedder (the core does no crypto).
     pub password_hash: Option<String>,
     /// Hashes of the login tokens issued to this user.
     pub login_token_hashes: Vec<String>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
 impl User {
+    /// Whether it holds the role named `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r.as_str() == role)
     }
@@ -329,13 +402,17 @@ impl User {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AgentAvailability {
+    /// Takes conversations.
     Available,
+    /// Signed in but not taking conversations.
     #[default]
     NotAvailable,
+    /// Signed out.
     Offline,
 }
 
 impl AgentAvailability {
+    /// The wire name (`available`, `not-available`, `offline`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Available => "available",
@@ -348,9 +425,13 @@ impl AgentAvailability {
 /// The routing side of a user who serves conversations. Its id is the user's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
+    /// The user's id.
     pub id: UserId,
+    /// The user's username.
     pub username: String,
+    /// Whether it takes conversations now.
     pub availability: AgentAvailability,
+    /// The departments it serves.
     pub departments: BTreeSet<DepartmentId>,
     /// Simultaneous chats this agent may serve; 0 = no own limit: the department's limit
     /// applies, then the global one (where a global 0 means unlimited), as in Rocket.Chat.
@@ -359,44 +440,106 @@ pub struct Agent {
     pub active_chats: u32,
     /// Inquiries ever assigned to this agent (round robin spreads by this).
     pub assigned_total: u64,
+    /// When routing last gave it a conversation.
     pub last_routed_at: Option<Timestamp>,
+    /// When it last changed.
     pub updated_at: Timestamp,
+}
+
+impl Agent {
+    /// A new agent profile for a user: available, in no department, with no own limit.
+    pub fn new(id: UserId, username: impl Into<String>, now: Timestamp) -> Self {
+        Self {
+            id,
+            username: username.into(),
+            availability: AgentAvailability::Available,
+            departments: BTreeSet::new(),
+            max_chats: 0,
+            active_chats: 0,
+            assigned_total: 0,
+            last_routed_at: None,
+            updated_at: now,
+        }
+    }
+
+    /// Whether this agent takes conversations of `department` (`None`: the public queue) at
+    /// all: it is available and, for a department, a member. Capacity is checked separately.
+    pub fn can_serve(&self, department: Option<&DepartmentId>) -> bool {
+        self.availability == AgentAvailability::Available
+            && department.is_none_or(|department| self.departments.contains(department))
+    }
 }
 
 /// A team with its own queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Department {
+    /// The department's `_id`.
     pub id: DepartmentId,
+    /// Unique regardless of case.
     pub name: String,
+    /// A disabled department takes no new conversations.
     pub enabled: bool,
+    /// Free text.
     pub description: String,
+    /// Contact address.
     pub email: String,
+    /// `showOnRegistration`.
     pub show_on_registration: bool,
+    /// `showOnOfflineForm`.
     pub show_on_offline_form: bool,
     /// Per-agent chat limit for this department's conversations; 0 = no department limit.
     pub max_chats_per_agent: u32,
     /// Where conversations go when no agent of this department can take them.
     pub fallback: Option<DepartmentId>,
+    /// When it last changed.
     pub updated_at: Timestamp,
+}
+
+impl Department {
+    /// An enabled department with default settings: no limit, no fallback.
+    pub fn new(id: DepartmentId, name: impl Into<String>, now: Timestamp) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            enabled: true,
+            description: String::new(),
+            email: String::new(),
+            show_on_registration: true,
+            show_on_offline_form: true,
+            max_chats_per_agent: 0,
+            fallback: None,
+            updated_at: now,
+        }
+    }
 }
 
 /// A customer, known by the token its widget holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Visitor {
+    /// The visitor's `_id`.
     pub id: VisitorId,
+    /// Its generated username (`guest-…`).
     pub username: String,
+    /// The token its widget holds.
     pub token: String,
+    /// Display name, when given.
     pub name: Option<String>,
+    /// Contact address, when given.
     pub email: Option<String>,
+    /// The department it asked for.
     pub department: Option<DepartmentId>,
+    /// Its presence.
     pub status: VisitorStatus,
     /// The room of the visitor's conversation that is not closed yet, if any.
     pub open_room: Option<RoomId>,
+    /// When it registered.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
 impl Visitor {
+    /// The summary an inquiry embeds (`v`).
     pub fn summary(&self) -> VisitorSummary {
         VisitorSummary {
             id: self.id.clone(),

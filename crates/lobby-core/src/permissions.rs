@@ -29,6 +29,7 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// Every permission, for tables and checks.
     pub const ALL: [Permission; 9] = [
         Self::ViewLivechatManager,
         Self::ViewLRoom,
@@ -100,11 +101,13 @@ impl PermissionPolicy {
         Self { grants: BTreeMap::new() }
     }
 
+    /// Lets `role` hold `permission`.
     pub fn grant(&mut self, permission: Permission, role: Role) -> &mut Self {
         self.grants.entry(permission).or_default().insert(role);
         self
     }
 
+    /// Takes `permission` from `role`.
     pub fn revoke(&mut self, permission: Permission, role: &Role) -> &mut Self {
         if let Some(roles) = self.grants.get_mut(&permission) {
             roles.remove(role);
@@ -112,6 +115,7 @@ impl PermissionPolicy {
         self
     }
 
+    /// The roles that hold `permission`.
     pub fn roles_granting(&self, permission: Permission) -> impl Iterator<Item = &Role> {
         self.grants.get(&permission).into_iter().flatten()
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::ids::{DepartmentId, InquiryId, UserId};
+use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::model::{Inquiry, InquiryStatus};
 
 /// A set of statuses, e.g. "waiting" = queued or open.
@@ -12,8 +13,10 @@ use crate::model::{Inquiry, InquiryStatus};
 pub struct StatusSet(u8);
 
 impl StatusSet {
+    /// Every status.
     pub const ALL: StatusSet = StatusSet(0b1111);
 
+    /// Just `status`.
     pub fn only(status: InquiryStatus) -> Self {
         Self(Self::bit(status))
     }
@@ -23,14 +26,17 @@ impl StatusSet {
         Self(Self::bit(InquiryStatus::Queued) | Self::bit(InquiryStatus::Open))
     }
 
+    /// Any of `statuses`.
     pub fn of(statuses: impl IntoIterator<Item = InquiryStatus>) -> Self {
         Self(statuses.into_iter().fold(0, |bits, s| bits | Self::bit(s)))
     }
 
+    /// Whether `status` is in the set.
     pub fn contains(self, status: InquiryStatus) -> bool {
         self.0 & Self::bit(status) != 0
     }
 
+    /// The statuses in the set, in life order.
     pub fn iter(self) -> impl Iterator<Item = InquiryStatus> {
         InquiryStatus::ALL.into_iter().filter(move |s| self.contains(*s))
     }
@@ -43,6 +49,7 @@ impl StatusSet {
 /// Which departments' inquiries to include.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum DepartmentFilter {
+    /// Every department, and the public queue.
     #[default]
     Any,
     /// Inquiries whose department is one of these; `None` in the set stands for "no department"
@@ -51,10 +58,12 @@ pub enum DepartmentFilter {
 }
 
 impl DepartmentFilter {
+    /// Just this department's inquiries.
     pub fn only(department: DepartmentId) -> Self {
         Self::In(BTreeSet::from([Some(department)]))
     }
 
+    /// Whether an inquiry of `department` (`None`: the public queue) passes.
     pub fn matches(&self, department: Option<&DepartmentId>) -> bool {
         match self {
             Self::Any => true,
@@ -66,6 +75,7 @@ impl DepartmentFilter {
 /// Reserved inquiries (`defaultAgent`) are only for their agent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ReservationFilter {
+    /// Reserved or not.
     #[default]
     Any,
     /// Unreserved inquiries and those reserved for this agent.
@@ -73,6 +83,7 @@ pub enum ReservationFilter {
 }
 
 impl ReservationFilter {
+    /// Whether an inquiry reserved for `reserved_for` (if anyone) passes.
     pub fn matches(&self, reserved_for: Option<&UserId>) -> bool {
         match self {
             Self::Any => true,
@@ -84,8 +95,11 @@ impl ReservationFilter {
 /// Which inquiries a listing includes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InquiryFilter {
+    /// Which statuses.
     pub statuses: StatusSet,
+    /// Which departments.
     pub departments: DepartmentFilter,
+    /// Which reservations.
     pub reservation: ReservationFilter,
 }
 
@@ -95,6 +109,7 @@ impl InquiryFilter {
         Self { statuses: StatusSet::ALL, departments: DepartmentFilter::Any, reservation: ReservationFilter::Any }
     }
 
+    /// Every inquiry of one status.
     pub fn status(status: InquiryStatus) -> Self {
         Self {
             statuses: StatusSet::only(status),
@@ -103,10 +118,12 @@ impl InquiryFilter {
         }
     }
 
+    /// Whether `inquiry` passes every part of the filter.
     pub fn matches(&self, inquiry: &Inquiry) -> bool {
         self.matches_facts(&InquiryFacts::of(inquiry))
     }
 
+    /// [`InquiryFilter::matches`] on the facts an index keeps.
     pub fn matches_facts(&self, facts: &InquiryFacts) -> bool {
         self.statuses.contains(facts.status)
             && self.departments.matches(facts.department.as_ref())
@@ -118,20 +135,30 @@ impl InquiryFilter {
 /// when the full records live elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InquiryFacts {
+    /// The inquiry's id.
     pub id: InquiryId,
+    /// Its status.
     pub status: InquiryStatus,
+    /// Its department.
     pub department: Option<DepartmentId>,
+    /// The agent it is reserved for.
     pub reserved_for: Option<UserId>,
+    /// `ts` in milliseconds.
     pub ts: i64,
+    /// The visitor's name.
     pub name: String,
+    /// `_updatedAt` in milliseconds.
     pub updated_at: i64,
+    /// `priorityWeight`.
     pub priority_weight: u8,
+    /// `estimatedWaitingTimeQueue`.
     pub estimated_waiting_time_queue: u64,
     /// Queue age: `queuedAt`, else `ts`.
     pub age: i64,
 }
 
 impl InquiryFacts {
+    /// The facts of `inquiry`.
     pub fn of(inquiry: &Inquiry) -> Self {
         Self {
             id: inquiry.id.clone(),
@@ -171,6 +198,7 @@ pub enum SortField {
 }
 
 impl SortField {
+    /// Every field.
     pub const ALL: [SortField; 8] = [
         Self::Ts,
         Self::Name,
@@ -196,29 +224,38 @@ impl SortField {
         }
     }
 
+    /// The field with this wire name, if any.
     pub fn from_wire_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.wire_name() == name)
     }
 }
 
+/// Which way a listing runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Direction {
+    /// Smallest first.
     #[default]
     Ascending,
+    /// Largest first.
     Descending,
 }
 
+/// One field and a direction: `sort={"ts":-1}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InquirySort {
+    /// The field.
     pub field: SortField,
+    /// The direction.
     pub direction: Direction,
 }
 
 impl InquirySort {
+    /// By `field`, smallest first.
     pub fn ascending(field: SortField) -> Self {
         Self { field, direction: Direction::Ascending }
     }
 
+    /// By `field`, largest first.
     pub fn descending(field: SortField) -> Self {
         Self { field, direction: Direction::Descending }
     }
@@ -235,24 +272,30 @@ impl Default for InquirySort {
 /// the exact reverse, id included, so every order is total and stable across pages.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SortKey {
+    /// The field's value.
     pub primary: SortValue,
     /// Queue age in milliseconds: the tie-break before the id.
     pub age: i64,
+    /// The inquiry's id: the last tie-break.
     pub id: InquiryId,
 }
 
+/// A field's value, as sort keys compare it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SortValue {
+    /// A number or time in milliseconds.
     Number(i64),
     /// `None` (e.g. no department) sorts before every text.
     Text(Option<String>),
 }
 
 impl SortKey {
+    /// The key of `inquiry` under `field`.
     pub fn of(inquiry: &Inquiry, field: SortField) -> Self {
         Self::of_facts(&InquiryFacts::of(inquiry), field)
     }
 
+    /// [`SortKey::of`] from the facts an index keeps.
     pub fn of_facts(facts: &InquiryFacts, field: SortField) -> Self {
         let primary = match field {
             SortField::Ts => SortValue::Number(facts.ts),
@@ -273,17 +316,57 @@ impl SortKey {
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InquiryQuery {
+    /// Which inquiries.
     pub filter: InquiryFilter,
+    /// In which order.
     pub sort: InquirySort,
+    /// Items to skip.
     pub offset: usize,
+    /// Items to return at most.
     pub limit: usize,
 }
 
 /// A page of results and how many match in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
+    /// The items on this page, in order.
     pub items: Vec<T>,
+    /// How many items match in all, on every page.
     pub total: usize,
+}
+
+/// Which page a caller asks for: Rocket.Chat's `offset` and `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Paging {
+    /// Items to skip.
+    pub offset: usize,
+    /// Items wanted; capped at [`MAX_PAGE_SIZE`] by [`Paging::limit`].
+    pub count: usize,
+}
+
+impl Default for Paging {
+    /// The first page of [`DEFAULT_PAGE_SIZE`] items.
+    fn default() -> Self {
+        Self { offset: 0, count: DEFAULT_PAGE_SIZE }
+    }
+}
+
+impl Paging {
+    /// `count` items from `offset`.
+    pub fn new(offset: usize, count: usize) -> Self {
+        Self { offset, count }
+    }
+
+    /// How many items the page holds at most: `count`, capped at [`MAX_PAGE_SIZE`].
+    pub fn limit(self) -> usize {
+        self.count.min(MAX_PAGE_SIZE)
+    }
+
+    /// This page of `items`, which are all the matching items in order.
+    pub fn page<T>(self, items: Vec<T>) -> Page<T> {
+        let total = items.len();
+        Page { items: items.into_iter().skip(self.offset).take(self.limit()).collect(), total }
+    }
 }
 
 impl InquiryQuery {

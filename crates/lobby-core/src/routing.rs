@@ -1,22 +1,13 @@
-//! Who gets the next conversation: queue order, routing strategies, dispatch, the agent's own
-//! queue, and queue position with an estimated wait.
+//! Routing policy, as pure functions: the order waiting inquiries are served in, the chat limit
+//! that applies to an agent, who may take a conversation now, and which of them each routing
+//! method picks. Nothing here reads or writes a store; [`crate::Engine`] reads the agents,
+//! asks this module, and commits the choice.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::engine::{Engine, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::event::{Actor, EventKind, NewEvent, RoutingDecision};
-use crate::ids::{DepartmentId, InquiryId, UserId};
-use crate::machine::{self, Transition};
-use crate::model::{Agent, AgentAvailability, Inquiry, InquiryStatus};
-use crate::permissions::Permission;
-use crate::query::{
-    DepartmentFilter, Direction, InquiryFilter, InquiryQuery, InquirySort, Page, ReservationFilter, SortField,
-    StatusSet,
-};
-use crate::store::{Commit, Record, Store, StoreError, StoreExt, Versioned, Write};
-use crate::CoreError;
+use crate::ids::UserId;
+use crate::model::{Agent, Department, Inquiry};
+use crate::query::{InquirySort, SortField};
 
 /// The order in which waiting inquiries are served (Rocket.Chat's `Omnichannel_sorting_mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,6 +22,7 @@ pub enum QueueOrder {
 }
 
 impl QueueOrder {
+    /// The listing order that serves the queue in this order.
     pub fn sort(self) -> InquirySort {
         let field = match self {
             Self::Timestamp => SortField::QueuedAt,
@@ -41,12 +33,82 @@ impl QueueOrder {
     }
 }
 
+/// Routing settings.
+#[derive(Debug, Clone)]
+pub struct RoutingConfig {
+    /// How waiting inquiries reach agents.
+    pub method: RoutingMethod,
+    /// The order waiting inquiries are served in.
+    pub queue_order: QueueOrder,
+    /// Global per-agent chat limit (`Livechat_maximum_chats_per_agent`); 0 = unlimited.
+    pub max_chats_per_agent: u32,
+    /// Accept new conversations when no agent is available (else
+    /// [`CoreError::NoAgentOnline`](crate::CoreError::NoAgentOnline)).
+    pub queue_without_agents: bool,
+    /// How many recently closed conversations the wait estimate averages over.
+    pub wait_estimate_sample: usize,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            method: RoutingMethod::default(),
+            queue_order: QueueOrder::default(),
+            max_chats_per_agent: 0,
+            queue_without_agents: true,
+            wait_estimate_sample: 50,
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The chat limit that applies to `agent` for a conversation of `department`: the agent's
+    /// own, else the department's, else the global one; 0 = none, as in Rocket.Chat.
+    pub fn chat_limit(&self, agent: &Agent, department: Option<&Department>) -> u32 {
+        [agent.max_chats, department.map_or(0, |d| d.max_chats_per_agent), self.max_chats_per_agent]
+            .into_iter()
+            .find(|&limit| limit > 0)
+            .unwrap_or(0)
+    }
+
+    /// Available agents of `department` (every agent for the public queue, `None`) with room
+    /// for one more conversation, with the limit that applies to each, in the order given.
+    pub fn candidates<'a>(
+        &self,
+        agents: impl IntoIterator<Item = &'a Agent>,
+        department: Option<&Department>,
+    ) -> Vec<Candidate> {
+        let department_id = department.map(|d| &d.id);
+        agents
+            .into_iter()
+            .filter(|agent| agent.can_serve(department_id))
+            .filter_map(|agent| {
+                let limit = self.chat_limit(agent, department);
+                has_room(agent, limit).then(|| Candidate { agent: agent.clone(), limit })
+            })
+            .collect()
+    }
+}
+
+/// Whether an agent at this limit (0 = none) can take one more conversation.
+pub fn has_room(agent: &Agent, limit: u32) -> bool {
+    limit == 0 || agent.active_chats < limit
+}
+
 /// An agent that could take a conversation now, with its load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
+    /// The agent as last read.
     pub agent: Agent,
     /// The limit that applies to this conversation; 0 = none.
     pub limit: u32,
+}
+
+impl Candidate {
+    /// `(agent, active chats, limit)`, as routing decisions record it.
+    pub fn load(&self) -> (UserId, u32, u32) {
+        (self.agent.id.clone(), self.agent.active_chats, self.limit)
+    }
 }
 
 /// Chooses among candidates. Implement it for custom or external routing; the engine calls it
@@ -81,6 +143,7 @@ impl std::fmt::Debug for RoutingMethod {
 }
 
 impl RoutingMethod {
+    /// The method's name, as events record it.
     pub fn name(&self) -> &str {
         match self {
             Self::ManualSelection => "manual-selection",
@@ -91,11 +154,20 @@ impl RoutingMethod {
         }
     }
 
+    /// Whether dispatch assigns inquiries to agents (every method but manual selection).
+    pub fn assigns(&self) -> bool {
+        !matches!(self, Self::ManualSelection)
+    }
+
     /// The candidate this method picks, with the reason; `None` for manual selection.
     pub fn choose(&self, inquiry: &Inquiry, candidates: &[Candidate]) -> Option<(usize, String)> {
-        // `None` (never routed) sorts before any time: new agents go first.
+        // `None` (never routed) sorts before any time: new agents go first. Usernames break
+        // ties, so the choice does not depend on the order agents were read in.
         let pick = |key: &dyn Fn(&Candidate) -> (u64, Option<i64>)| {
-            (0..candidates.len()).min_by_key(|&i| (key(&candidates[i]), candidates[i].agent.username.clone()))
+            (0..candidates.len()).min_by(|&a, &b| {
+                let (a, b) = (&candidates[a], &candidates[b]);
+                key(a).cmp(&key(b)).then_with(|| a.agent.username.cmp(&b.agent.username))
+            })
         };
         match self {
             Self::ManualSelection => None,
@@ -116,456 +188,81 @@ fn last_routed(candidate: &Candidate) -> Option<i64> {
     candidate.agent.last_routed_at.map(|t| t.as_millis())
 }
 
-/// Routing settings.
-#[derive(Debug, Clone)]
-pub struct RoutingConfig {
-    pub method: RoutingMethod,
-    pub queue_order: QueueOrder,
-    /// Global per-agent chat limit (`Livechat_maximum_chats_per_agent`); 0 = unlimited.
-    pub max_chats_per_agent: u32,
-    /// Accept new conversations when no agent is available (else [`CoreError::NoAgentOnline`]).
-    pub queue_without_agents: bool,
-    /// How many recently closed conversations the wait estimate averages over.
-    pub wait_estimate_sample: usize,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{InquiryId, RoomId};
+    use crate::model::{AgentAvailability, VisitorSummary};
+    use crate::time::Timestamp;
 
-impl Default for RoutingConfig {
-    fn default() -> Self {
-        Self {
-            method: RoutingMethod::default(),
-            queue_order: QueueOrder::default(),
-            max_chats_per_agent: 0,
-            queue_without_agents: true,
-            wait_estimate_sample: 50,
-        }
-    }
-}
-
-/// What one [`Engine::dispatch`] call did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DispatchReport {
-    /// Queued inquiries released to agents (queued → open) without an agent.
-    pub released: usize,
-    /// Inquiries assigned to an agent.
-    pub assigned: usize,
-    /// Waiting inquiries that no agent could take.
-    pub unassigned: usize,
-}
-
-/// Where a waiting inquiry stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuePosition {
-    /// 1 = next to be served, among waiting inquiries of the same department.
-    pub position: usize,
-    /// See [`Engine::queue_position`] for the formula; `None` when there is no data to base it on.
-    pub estimated_wait: Option<Duration>,
-}
-
-/// Paging for an agent's queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueRequest {
-    /// Whose queue; `None` for the acting user's own.
-    pub agent: Option<UserId>,
-    /// Narrow to one of the agent's departments (id or name).
-    pub department: Option<String>,
-    /// `None` for the configured queue order.
-    pub sort: Option<InquirySort>,
-    pub offset: usize,
-    pub count: usize,
-}
-
-impl Default for QueueRequest {
-    fn default() -> Self {
-        Self { agent: None, department: None, sort: None, offset: 0, count: DEFAULT_PAGE_SIZE }
-    }
-}
-
-/// Inquiries handled per listing batch during dispatch.
-const DISPATCH_BATCH: usize = 100;
-
-impl<S: Store> Engine<S> {
-    /// Releases queued inquiries and, under an auto routing method, assigns waiting ones in queue
-    /// order. Each release or assignment is its own atomic commit, so any number of threads or
-    /// servers may dispatch at once: an inquiry is assigned at most once and no agent goes over
-    /// its limit. Needs `view-livechat-queue`.
-    pub fn dispatch(&self, actor: &Actor) -> Result<DispatchReport, CoreError> {
-        self.authorize(actor, Permission::ViewLivechatQueue)?;
-        let mut report = DispatchReport::default();
-        let auto = !matches!(self.config.routing.method, RoutingMethod::ManualSelection);
-        let statuses = if auto { StatusSet::waiting() } else { StatusSet::only(InquiryStatus::Queued) };
-        // Inquiries that stay waiting keep their place, so the next batch starts after them.
-        let mut skip = 0;
-        // Read once and kept current from our own commits; reloaded after a lost race.
-        let mut agents = AgentCache::default();
-        loop {
-            let query = InquiryQuery {
-                filter: InquiryFilter {
-                    statuses,
-                    departments: DepartmentFilter::Any,
-                    reservation: ReservationFilter::Any,
-                },
-                sort: self.config.routing.queue_order.sort(),
-                offset: skip,
-                limit: DISPATCH_BATCH,
-            };
-            let batch = self.store.list_inquiries(&query)?.items;
-            if batch.is_empty() {
-                return Ok(report);
-            }
-            for inquiry in &batch {
-                match self.route_one(actor, &inquiry.id, auto, &mut agents)? {
-                    Routed::Assigned => report.assigned += 1,
-                    Routed::Released => {
-                        report.released += 1;
-                        if auto {
-                            report.unassigned += 1;
-                            skip += 1;
-                        }
-                    }
-                    Routed::StillWaiting => {
-                        report.unassigned += 1;
-                        skip += 1;
-                    }
-                    Routed::Gone => {}
-                }
-            }
+    fn agent(name: &str, active: u32, assigned: u64, last_routed: Option<i64>) -> Agent {
+        Agent {
+            active_chats: active,
+            assigned_total: assigned,
+            last_routed_at: last_routed.map(Timestamp::from_millis),
+            ..Agent::new(UserId::new(name).unwrap(), name, Timestamp::EPOCH)
         }
     }
 
-    /// Routes one inquiry: assign it if an agent can take it, else release it if queued.
-    fn route_one(
-        &self,
-        actor: &Actor,
-        id: &InquiryId,
-        auto: bool,
-        agents: &mut AgentCache,
-    ) -> Result<Routed, CoreError> {
-        self.retry(|| {
-            let Some(inquiry) = self.store.inquiry(id)? else { return Ok(Routed::Gone) };
-            if !inquiry.value.status.is_waiting() {
-                return Ok(Routed::Gone);
-            }
-            if auto {
-                if let Some(assignment) = self.pick_agent(&inquiry.value, agents.get(&self.store)?)? {
-                    let outcome = self.commit_assignment(actor, inquiry, assignment);
-                    match &outcome {
-                        Ok(assigned) => agents.update(assigned.clone()),
-                        // An agent may have changed under us: read them all again.
-                        Err(CoreError::Store(StoreError::Conflict { .. })) => agents.invalidate(),
-                        Err(_) => {}
-                    }
-                    outcome?;
-                    return Ok(Routed::Assigned);
-                }
-            }
-            if inquiry.value.status == InquiryStatus::Queued {
-                let reason = if auto { "no agent can take it now" } else { "manual selection" };
-                self.transition(actor, inquiry, Transition::Release, vec![], reason.to_owned())?;
-                return Ok(Routed::Released);
-            }
-            Ok(Routed::StillWaiting)
-        })
+    fn candidates(agents: &[Agent]) -> Vec<Candidate> {
+        RoutingConfig::default().candidates(agents, None)
     }
 
-    /// The agent routing would give `inquiry` to now: its reserved agent if that one can take
-    /// it, else the method's choice among the department's agents, else along the department's
-    /// fallback chain.
-    fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
-        if let Some(reserved) = &inquiry.default_agent {
-            if let Some(agent) = agents.iter().find(|a| a.value.id == reserved.agent_id) {
-                if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
-                    let limit = self.chat_limit(&agent.value, inquiry.department.as_ref())?;
-                    return Ok(Some(Assignment {
-                        agent: agent.clone(),
-                        department: inquiry.department.clone(),
-                        decision: self.decision(
-                            &agent.value,
-                            inquiry.department.clone(),
-                            vec![],
-                            limit,
-                            "reserved agent",
-                        ),
-                    }));
-                }
-            }
-        }
-        let mut department = inquiry.department.clone();
-        let mut visited = BTreeSet::new();
-        loop {
-            let candidates = self.candidates(agents, department.as_ref())?;
-            if let Some((index, reason)) = self.config.routing.method.choose(inquiry, &candidates) {
-                let chosen = &candidates[index];
-                let versioned = agents.iter().find(|a| a.value.id == chosen.agent.id).cloned().expect("candidate");
-                let loads = candidates.iter().map(|c| (c.agent.id.clone(), c.agent.active_chats, c.limit)).collect();
-                let reason = match department != inquiry.department {
-                    true => format!("{reason}; department fallback"),
-                    false => reason,
-                };
-                return Ok(Some(Assignment {
-                    decision: self.decision(&chosen.agent, department.clone(), loads, chosen.limit, &reason),
-                    agent: versioned,
-                    department,
-                }));
-            }
-            let Some(current) = department else { return Ok(None) };
-            visited.insert(current.clone());
-            let Some(found) = self.store.department(&current)? else { return Ok(None) };
-            match found.value.fallback {
-                Some(next) if !visited.contains(&next) => department = Some(next),
-                _ => return Ok(None),
-            }
-        }
+    fn inquiry() -> Inquiry {
+        let visitor = VisitorSummary::new(crate::VisitorId::new("v").unwrap(), "guest", "token");
+        Inquiry::new(InquiryId::new("i").unwrap(), RoomId::new("r").unwrap(), visitor, "V", Timestamp::EPOCH)
     }
 
-    /// Available agents of `department` (any agent for the public queue) with room for one more.
-    fn candidates(
-        &self,
-        agents: &[Versioned<Agent>],
-        department: Option<&DepartmentId>,
-    ) -> Result<Vec<Candidate>, CoreError> {
-        let settings = match department {
-            Some(id) => self.store.department(id)?.map(|d| d.value),
-            None => None,
-        };
-        let mut candidates = Vec::new();
-        for agent in agents {
-            let agent = &agent.value;
-            if agent.availability != AgentAvailability::Available
-                || department.is_some_and(|d| !agent.departments.contains(d))
-            {
-                continue;
-            }
-            let limit = self.limit_with(agent, settings.as_ref());
-            if limit == 0 || agent.active_chats < limit {
-                candidates.push(Candidate { agent: agent.clone(), limit });
-            }
-        }
-        Ok(candidates)
+    fn chosen(method: RoutingMethod, agents: &[Agent]) -> Option<String> {
+        let candidates = candidates(agents);
+        method.choose(&inquiry(), &candidates).map(|(i, _)| candidates[i].agent.username.clone())
     }
 
-    fn decision(
-        &self,
-        agent: &Agent,
-        department: Option<DepartmentId>,
-        candidates: Vec<(UserId, u32, u32)>,
-        limit: u32,
-        reason: &str,
-    ) -> RoutingDecision {
-        RoutingDecision {
-            strategy: self.config.routing.method.name().to_owned(),
-            agent: agent.id.clone(),
-            department,
-            candidates,
-            reason: format!("{reason}; {} of {} chats in use", agent.active_chats, limit_text(limit)),
-        }
+    #[test]
+    fn each_method_picks_its_documented_agent() {
+        let agents = [agent("ana", 2, 1, Some(50)), agent("bob", 1, 9, Some(10)), agent("cid", 1, 5, Some(30))];
+        assert_eq!(chosen(RoutingMethod::ManualSelection, &agents), None);
+        assert_eq!(chosen(RoutingMethod::AutoSelection, &agents).as_deref(), Some("ana"));
+        assert_eq!(chosen(RoutingMethod::LoadBalancing, &agents).as_deref(), Some("bob"), "1 chat, routed longest ago");
+        assert_eq!(chosen(RoutingMethod::LoadRotation, &agents).as_deref(), Some("bob"));
     }
 
-    fn commit_assignment(
-        &self,
-        actor: &Actor,
-        inquiry: Versioned<Inquiry>,
-        assignment: Assignment,
-    ) -> Result<Versioned<Agent>, CoreError> {
-        let now = self.now();
-        let mut current = inquiry.value.clone();
-        current.department = assignment.department.clone();
-        let served = self.served_by(&assignment.agent.value);
-        let assigned = machine::apply(&current, &Transition::Assign { agent: served }, now)?;
-        let agent = self.with_assignment(assignment.agent.value);
-        let routed = NewEvent {
-            at: now,
-            actor: actor.clone(),
-            inquiry: Some(assigned.id.clone()),
-            kind: EventKind::Routed(assignment.decision),
-        };
-        let transition = NewEvent {
-            at: now,
-            actor: actor.clone(),
-            inquiry: Some(assigned.id.clone()),
-            kind: EventKind::Transition {
-                transition: crate::machine::TransitionKind::Assign,
-                agent: Some(agent.id.clone()),
-                previous_agent: None,
-                department: assigned.department.clone(),
-                reason: String::new(),
-            },
-        };
-        let receipt = self.store.commit(Commit {
-            writes: vec![
-                Write::update(inquiry.version, Record::Inquiry(assigned)),
-                Write::update(assignment.agent.version, Record::Agent(agent.clone())),
-            ],
-            events: vec![routed, transition],
-        })?;
-        Ok(Versioned { version: receipt.versions[1], value: agent })
+    #[test]
+    fn never_routed_agents_go_first_and_usernames_break_ties() {
+        let agents = [agent("zed", 0, 0, Some(1)), agent("amy", 0, 0, None), agent("abe", 0, 0, None)];
+        assert_eq!(chosen(RoutingMethod::LoadRotation, &agents).as_deref(), Some("abe"));
+        assert_eq!(chosen(RoutingMethod::AutoSelection, &agents).as_deref(), Some("abe"));
     }
 
-    /// What an agent may take now (`inquiries.queuedForUser`): open inquiries of its departments
-    /// and of the public queue (no department), minus those reserved for other agents, in queue
-    /// order unless another sort is asked for. An agent sees its own queue with `view-l-room`;
-    /// another's needs `view-livechat-manager`.
-    pub fn queued_for_user(&self, actor: &Actor, request: &QueueRequest) -> Result<Page<Inquiry>, CoreError> {
-        let agent_id = match (&request.agent, actor) {
-            (Some(agent), Actor::User(me)) if agent == me => agent.clone(),
-            (Some(agent), _) => {
-                self.authorize(actor, Permission::ViewLivechatManager)?;
-                agent.clone()
-            }
-            (None, Actor::User(me)) => me.clone(),
-            (None, _) => return Err(CoreError::InvalidUser),
-        };
-        self.authorize(actor, Permission::ViewLRoom)?;
-        let agent = self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?.value;
-        let mut departments: BTreeSet<Option<DepartmentId>> = agent.departments.iter().cloned().map(Some).collect();
-        departments.insert(None);
-        if let Some(text) = &request.department {
-            let department = self.resolve_department(text)?;
-            if !agent.departments.contains(&department.id) {
-                return Err(CoreError::Unauthorized { permission: Permission::ViewLivechatManager });
-            }
-            departments = BTreeSet::from([Some(department.id)]);
-        }
-        let query = InquiryQuery {
-            filter: InquiryFilter {
-                statuses: StatusSet::only(InquiryStatus::Open),
-                departments: DepartmentFilter::In(departments),
-                reservation: ReservationFilter::AvailableTo(agent_id),
-            },
-            sort: request.sort.unwrap_or_else(|| self.config.routing.queue_order.sort()),
-            offset: request.offset,
-            limit: request.count.min(MAX_PAGE_SIZE),
-        };
-        Ok(self.store.list_inquiries(&query)?)
+    #[test]
+    fn limits_fall_back_from_agent_to_department_to_global() {
+        let config = RoutingConfig { max_chats_per_agent: 7, ..RoutingConfig::default() };
+        let mut department = Department::new(crate::DepartmentId::new("d").unwrap(), "D", Timestamp::EPOCH);
+        let mut ana = agent("ana", 0, 0, None);
+        assert_eq!(config.chat_limit(&ana, None), 7);
+        department.max_chats_per_agent = 3;
+        assert_eq!(config.chat_limit(&ana, Some(&department)), 3);
+        ana.max_chats = 2;
+        assert_eq!(config.chat_limit(&ana, Some(&department)), 2);
+        assert_eq!(RoutingConfig::default().chat_limit(&agent("bob", 0, 0, None), None), 0, "0 = unlimited");
     }
 
-    /// Where a waiting inquiry stands in its department's queue, and how long it may wait.
-    ///
-    /// Position: 1 + the waiting (queued or open) inquiries of the same department ahead of it in
-    /// queue order, in O(log n) on stores with counted indexes.
-    ///
-    /// Estimated wait, from data only: let `h` be the mean handling time (taken → closed) of the
-    /// most recently closed conversations of that department ([`RoutingConfig::wait_estimate_sample`]),
-    /// `slots` the total chat capacity of available agents who serve it and `free` the unused part.
-    /// Inquiries up to `free` wait 0; beyond that, every `slots` conversations ahead take about
-    /// `h`: `wait = ceil((position - free) / slots) × h`. An agent without a limit makes the wait 0.
-    /// `None` when no agent is available or no conversation was closed yet.
-    pub fn queue_position(&self, actor: &Actor, id: &InquiryId) -> Result<QueuePosition, CoreError> {
-        self.authorize(actor, Permission::ViewLRoom)?;
-        let inquiry = self.store.inquiry(id)?.ok_or(CoreError::InquiryNotFound)?.value;
-        if !inquiry.status.is_waiting() {
-            return Err(CoreError::IllegalTransition {
-                from: inquiry.status,
-                transition: crate::machine::TransitionKind::Assign,
-            });
-        }
-        let filter = InquiryFilter {
-            statuses: StatusSet::waiting(),
-            departments: DepartmentFilter::In(BTreeSet::from([inquiry.department.clone()])),
-            reservation: ReservationFilter::Any,
-        };
-        let ahead = self
-            .store
-            .count_before(&filter, self.config.routing.queue_order.sort(), id)?
-            .ok_or(CoreError::InquiryNotFound)?;
-        let position = ahead + 1;
-        Ok(QueuePosition { position, estimated_wait: self.estimate_wait(&inquiry, position)? })
+    #[test]
+    fn candidates_are_available_members_with_room() {
+        let department = Department::new(crate::DepartmentId::new("d").unwrap(), "D", Timestamp::EPOCH);
+        let mut member = agent("member", 1, 0, None);
+        member.departments.insert(department.id.clone());
+        member.max_chats = 2;
+        let mut full = member.clone();
+        full.username = "full".into();
+        full.active_chats = 2;
+        let mut away = member.clone();
+        away.username = "away".into();
+        away.availability = AgentAvailability::NotAvailable;
+        let outsider = agent("outsider", 0, 0, None);
+        let names = |c: Vec<Candidate>| c.into_iter().map(|c| c.agent.username).collect::<Vec<_>>();
+        let all = [member, full, away, outsider];
+        assert_eq!(names(RoutingConfig::default().candidates(&all, Some(&department))), ["member"]);
+        assert_eq!(names(RoutingConfig::default().candidates(&all, None)), ["member", "outsider"]);
     }
-
-    fn estimate_wait(&self, inquiry: &Inquiry, position: usize) -> Result<Option<Duration>, CoreError> {
-        let agents = self.store.agents()?;
-        let mut slots = 0u64;
-        let mut free = 0u64;
-        for agent in &agents {
-            let agent = &agent.value;
-            if agent.availability != AgentAvailability::Available
-                || inquiry.department.as_ref().is_some_and(|d| !agent.departments.contains(d))
-            {
-                continue;
-            }
-            let limit = self.chat_limit(agent, inquiry.department.as_ref())?;
-            if limit == 0 {
-                return Ok(Some(Duration::ZERO));
-            }
-            slots += u64::from(limit);
-            free += u64::from(limit.saturating_sub(agent.active_chats));
-        }
-        if slots == 0 {
-            return Ok(None);
-        }
-        if position as u64 <= free {
-            return Ok(Some(Duration::ZERO));
-        }
-        let Some(mean) = self.mean_handling_time(inquiry.department.as_ref())? else { return Ok(None) };
-        let rounds = (position as u64 - free).div_ceil(slots);
-        Ok(Some(mean * u32::try_from(rounds).unwrap_or(u32::MAX)))
-    }
-
-    /// Mean taken → closed time of the most recently closed conversations of a department.
-    fn mean_handling_time(&self, department: Option<&DepartmentId>) -> Result<Option<Duration>, CoreError> {
-        let query = InquiryQuery {
-            filter: InquiryFilter {
-                statuses: StatusSet::only(InquiryStatus::Closed),
-                departments: DepartmentFilter::In(BTreeSet::from([department.cloned()])),
-                reservation: ReservationFilter::Any,
-            },
-            sort: InquirySort { field: SortField::UpdatedAt, direction: Direction::Descending },
-            offset: 0,
-            limit: self.config.routing.wait_estimate_sample,
-        };
-        let closed = self.store.list_inquiries(&query)?.items;
-        let durations: Vec<u64> =
-            closed.iter().filter_map(|i| i.taken_at.map(|taken| i.updated_at.millis_since(taken))).collect();
-        if durations.is_empty() {
-            return Ok(None);
-        }
-        let mean = durations.iter().sum::<u64>() / durations.len() as u64;
-        Ok(Some(Duration::from_millis(mean)))
-    }
-}
-
-fn limit_text(limit: u32) -> String {
-    if limit == 0 {
-        "unlimited".to_owned()
-    } else {
-        limit.to_string()
-    }
-}
-
-/// The agents as dispatch last saw them.
-#[derive(Default)]
-struct AgentCache {
-    agents: Option<Vec<Versioned<Agent>>>,
-}
-
-impl AgentCache {
-    fn get(&mut self, store: &impl Store) -> Result<&[Versioned<Agent>], CoreError> {
-        if self.agents.is_none() {
-            self.agents = Some(store.agents()?);
-        }
-        Ok(self.agents.as_deref().unwrap_or_default())
-    }
-
-    fn update(&mut self, agent: Versioned<Agent>) {
-        if let Some(slot) = self.agents.iter_mut().flatten().find(|a| a.value.id == agent.value.id) {
-            *slot = agent;
-        }
-    }
-
-    fn invalidate(&mut self) {
-        self.agents = None;
-    }
-}
-
-struct Assignment {
-    agent: Versioned<Agent>,
-    /// The department the inquiry is served in (differs from its own after a fallback).
-    department: Option<DepartmentId>,
-    decision: RoutingDecision,
-}
-
-enum Routed {
-    Assigned,
-    Released,
-    StillWaiting,
-    Gone,
 }

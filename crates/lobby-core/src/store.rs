@@ -69,8 +69,10 @@ pub trait Store: Send + Sync {
 pub struct Version(pub u64);
 
 impl Version {
+    /// The version of a newly created record.
     pub const FIRST: Version = Version(1);
 
+    /// The version after one more write.
     pub fn next(self) -> Version {
         Version(self.0 + 1)
     }
@@ -79,28 +81,39 @@ impl Version {
 /// A value and the version it was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned<T> {
+    /// The version it was read at.
     pub version: Version,
+    /// The value.
     pub value: T,
 }
 
 impl<T> Versioned<T> {
+    /// The same version, with the value changed by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Versioned<U> {
         Versioned { version: self.version, value: f(self.value) }
     }
 }
 
+/// The five kinds of record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RecordKind {
+    /// [`Record::Inquiry`].
     Inquiry,
+    /// [`Record::User`].
     User,
+    /// [`Record::Agent`].
     Agent,
+    /// [`Record::Department`].
     Department,
+    /// [`Record::Visitor`].
     Visitor,
 }
 
 impl RecordKind {
+    /// Every kind.
     pub const ALL: [RecordKind; 5] = [Self::Inquiry, Self::User, Self::Agent, Self::Department, Self::Visitor];
 
+    /// The kind's name, as in [`RecordKey::to_path`].
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Inquiry => "inquiry",
@@ -115,14 +128,20 @@ impl RecordKind {
 /// Where a record lives.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RecordKey {
+    /// An inquiry.
     Inquiry(InquiryId),
+    /// A user.
     User(UserId),
+    /// A user's agent profile (same id as the user).
     Agent(UserId),
+    /// A department.
     Department(DepartmentId),
+    /// A visitor.
     Visitor(VisitorId),
 }
 
 impl RecordKey {
+    /// The kind of record this key names.
     pub fn kind(&self) -> RecordKind {
         match self {
             Self::Inquiry(_) => RecordKind::Inquiry,
@@ -158,6 +177,7 @@ impl std::fmt::Display for RecordKey {
 /// A secondary key that at most one record may hold.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum UniqueKey {
+    /// The inquiry of a room.
     Room(RoomId),
     /// Lower-cased: usernames are unique regardless of case, as in Rocket.Chat.
     Username(String),
@@ -165,18 +185,22 @@ pub enum UniqueKey {
     Email(String),
     /// Lower-cased.
     DepartmentName(String),
+    /// A visitor's token.
     VisitorToken(String),
 }
 
 impl UniqueKey {
+    /// A username, lower-cased.
     pub fn username(name: &str) -> Self {
         Self::Username(name.to_lowercase())
     }
 
+    /// An email address, lower-cased.
     pub fn email(email: &str) -> Self {
         Self::Email(email.to_lowercase())
     }
 
+    /// A department name, lower-cased.
     pub fn department_name(name: &str) -> Self {
         Self::DepartmentName(name.to_lowercase())
     }
@@ -203,14 +227,20 @@ impl std::fmt::Display for UniqueKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "lowercase")]
 pub enum Record {
+    /// An inquiry.
     Inquiry(Inquiry),
+    /// A user.
     User(User),
+    /// An agent profile.
     Agent(Agent),
+    /// A department.
     Department(Department),
+    /// A visitor.
     Visitor(Visitor),
 }
 
 impl Record {
+    /// Where this record lives.
     pub fn key(&self) -> RecordKey {
         match self {
             Self::Inquiry(r) => RecordKey::Inquiry(r.id.clone()),
@@ -221,6 +251,7 @@ impl Record {
         }
     }
 
+    /// Its kind.
     pub fn kind(&self) -> RecordKind {
         self.key().kind()
     }
@@ -240,6 +271,7 @@ impl Record {
         }
     }
 
+    /// The inquiry, if it is one.
     pub fn as_inquiry(&self) -> Option<&Inquiry> {
         match self {
             Self::Inquiry(r) => Some(r),
@@ -251,6 +283,7 @@ impl Record {
 /// One write in a [`Commit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
+    /// The record written.
     pub key: RecordKey,
     /// The version the writer read; `None` means "must not exist yet".
     pub expected: Option<Version>,
@@ -259,14 +292,17 @@ pub struct Write {
 }
 
 impl Write {
+    /// Creates `record`, which must not exist yet.
     pub fn create(record: Record) -> Self {
         Self { key: record.key(), expected: None, value: Some(record) }
     }
 
+    /// Replaces the record read at `read_at` with `record`.
     pub fn update(read_at: Version, record: Record) -> Self {
         Self { key: record.key(), expected: Some(read_at), value: Some(record) }
     }
 
+    /// Deletes the record read at `read_at`.
     pub fn delete(key: RecordKey, read_at: Version) -> Self {
         Self { key, expected: Some(read_at), value: None }
     }
@@ -275,7 +311,9 @@ impl Write {
 /// Writes and events applied all-or-nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Commit {
+    /// The writes, applied together or not at all.
     pub writes: Vec<Write>,
+    /// The events to number and record with them.
     pub events: Vec<NewEvent>,
 }
 
@@ -319,10 +357,16 @@ pub struct CommitReceipt {
 pub enum StoreError {
     /// Someone else wrote `key` since it was read; read again and retry.
     #[error("version conflict on {key}")]
-    Conflict { key: RecordKey },
+    Conflict {
+        /// The key that moved.
+        key: RecordKey,
+    },
     /// The commit would give `key` to two records.
     #[error("{key} is already taken")]
-    Duplicate { key: UniqueKey },
+    Duplicate {
+        /// The key that would have two owners.
+        key: UniqueKey,
+    },
     /// The commit is malformed (a bug in the caller, never a race).
     #[error("invalid commit: {0}")]
     InvalidCommit(String),
@@ -359,6 +403,7 @@ pub struct FeedHub {
 }
 
 impl FeedHub {
+    /// A new subscription: every event published from now on.
     pub fn subscribe(&self) -> Subscription {
         let (sender, receiver) = mpsc::channel();
         self.subscribers.lock().push(sender);
@@ -377,6 +422,7 @@ impl FeedHub {
 
 /// Typed access on top of any store. A record of the wrong kind under a key is corruption.
 pub trait StoreExt: Store {
+    /// An inquiry by id.
     fn inquiry(&self, id: &InquiryId) -> Result<Option<Versioned<Inquiry>>, StoreError> {
         typed(self.get(&RecordKey::Inquiry(id.clone()))?, |r| match r {
             Record::Inquiry(i) => Some(i),
@@ -384,6 +430,7 @@ pub trait StoreExt: Store {
         })
     }
 
+    /// The inquiry of a room.
     fn inquiry_by_room(&self, rid: &RoomId) -> Result<Option<Versioned<Inquiry>>, StoreError> {
         typed(self.find(&UniqueKey::Room(rid.clone()))?, |r| match r {
             Record::Inquiry(i) => Some(i),
@@ -391,30 +438,37 @@ pub trait StoreExt: Store {
         })
     }
 
+    /// A user by id.
     fn user(&self, id: &UserId) -> Result<Option<Versioned<User>>, StoreError> {
         typed(self.get(&RecordKey::User(id.clone()))?, as_user)
     }
 
+    /// A user by username, regardless of case.
     fn user_by_username(&self, username: &str) -> Result<Option<Versioned<User>>, StoreError> {
         typed(self.find(&UniqueKey::username(username))?, as_user)
     }
 
+    /// An agent profile by user id.
     fn agent(&self, id: &UserId) -> Result<Option<Versioned<Agent>>, StoreError> {
         typed(self.get(&RecordKey::Agent(id.clone()))?, as_agent)
     }
 
+    /// Every agent, by id.
     fn agents(&self) -> Result<Vec<Versioned<Agent>>, StoreError> {
         self.scan(RecordKind::Agent)?.into_iter().map(|r| typed(Some(r), as_agent).map(Option::unwrap)).collect()
     }
 
+    /// A department by id.
     fn department(&self, id: &DepartmentId) -> Result<Option<Versioned<Department>>, StoreError> {
         typed(self.get(&RecordKey::Department(id.clone()))?, as_department)
     }
 
+    /// A department by name, regardless of case.
     fn department_by_name(&self, name: &str) -> Result<Option<Versioned<Department>>, StoreError> {
         typed(self.find(&UniqueKey::department_name(name))?, as_department)
     }
 
+    /// Every department, by id.
     fn departments(&self) -> Result<Vec<Versioned<Department>>, StoreError> {
         self.scan(RecordKind::Department)?
             .into_iter()
@@ -422,6 +476,7 @@ pub trait StoreExt: Store {
             .collect()
     }
 
+    /// A visitor by its token.
     fn visitor_by_token(&self, token: &str) -> Result<Option<Versioned<Visitor>>, StoreError> {
         typed(self.find(&UniqueKey::VisitorToken(token.to_owned()))?, |r| match r {
             Record::Visitor(v) => Some(v),
@@ -510,7 +565,9 @@ forward_store!(&S, Box<S>, std::sync::Arc<S>);
 /// The unique-key changes a commit makes: keys to release and keys to claim.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UniqueKeyChanges {
+    /// Keys the commit's records no longer hold.
     pub release: Vec<UniqueKey>,
+    /// Keys the commit's records newly hold, and their owners.
     pub claim: Vec<(UniqueKey, RecordKey)>,
 }
 

@@ -11,16 +11,20 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00.000Z.
     pub const EPOCH: Timestamp = Timestamp(0);
 
+    /// Milliseconds since the Unix epoch.
     pub fn from_millis(millis: i64) -> Self {
         Self(millis)
     }
 
+    /// Milliseconds since the Unix epoch.
     pub fn as_millis(self) -> i64 {
         self.0
     }
 
+    /// From chrono's UTC time, truncated to milliseconds.
     pub fn from_datetime(datetime: DateTime<Utc>) -> Self {
         Self(datetime.timestamp_millis())
     }
@@ -40,6 +44,7 @@ impl Timestamp {
         self.0.saturating_sub(earlier.0).max(0) as u64
     }
 
+    /// `millis` later (earlier when negative), saturating at the ends of time.
     pub fn plus_millis(self, millis: i64) -> Self {
         Self(self.0.saturating_add(millis))
     }
@@ -66,6 +71,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// Where the engine gets "now". Injected so that tests and replays are deterministic.
 pub trait Clock: Send + Sync {
+    /// The current instant.
     fn now(&self) -> Timestamp;
 }
 
@@ -88,10 +94,12 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock at `start` that moves `step_millis` with every reading (0: stands still).
     pub fn new(start: Timestamp, step_millis: i64) -> Self {
         Self { millis: AtomicI64::new(start.as_millis()), step: step_millis }
     }
 
+    /// Moves the clock `millis` forward (backward when negative).
     pub fn advance(&self, millis: i64) {
         self.millis.fetch_add(millis, Ordering::SeqCst);
     }

@@ -62,7 +62,7 @@ fn enqueue(engine: &Engine<MemoryStore>, n: usize, department: Option<&Departmen
 }
 
 fn served_by(engine: &Engine<MemoryStore>, inquiry: &Inquiry) -> Option<UserId> {
-    engine.get(&Actor::System, &inquiry.id).unwrap().unwrap().served_by_id().cloned()
+    engine.inquiry(&Actor::System, &inquiry.id).unwrap().unwrap().served_by_id().cloned()
 }
 
 fn load(engine: &Engine<MemoryStore>, agent: &UserId) -> u32 {
@@ -76,7 +76,7 @@ fn manual_selection_only_releases() {
     let inquiry = enqueue(&engine, 1, None);
     let report = engine.dispatch(&Actor::System).unwrap();
     assert_eq!(report, DispatchReport { released: 1, assigned: 0, unassigned: 0 });
-    assert_eq!(engine.get(&Actor::System, &inquiry.id).unwrap().unwrap().status, InquiryStatus::Open);
+    assert_eq!(engine.inquiry(&Actor::System, &inquiry.id).unwrap().unwrap().status, InquiryStatus::Open);
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn the_department_fallback_chain_is_followed_when_no_agent_can_serve() {
     let second = enqueue(&engine, 2, Some(&front));
     engine.dispatch(&Actor::System).unwrap();
     assert_ne!(served_by(&engine, &first), Some(helper.clone()), "the department's own agent goes first");
-    let moved = engine.get(&Actor::System, &second.id).unwrap().unwrap();
+    let moved = engine.inquiry(&Actor::System, &second.id).unwrap().unwrap();
     assert_eq!((moved.served_by_id(), moved.department.as_ref()), (Some(&helper), Some(&backup)));
 }
 
@@ -386,7 +386,7 @@ fn the_feed_carries_every_transition_live() {
         .map(|e| match e.event.kind {
             EventKind::Enqueued { .. } => "enqueued".into(),
             EventKind::Routed(d) => format!("routed:{}", d.strategy),
-            EventKind::Transition { transition, .. } => transition.as_str().into(),
+            EventKind::Transition { transition, .. } => transition.phrase().into(),
             other => format!("{other:?}"),
         })
         .collect();

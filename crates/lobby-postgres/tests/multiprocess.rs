@@ -21,7 +21,7 @@ use lobby_conformance::fixtures::{add_agents, visitor};
 use lobby_core::{
     Actor, Commit, CoreError, Engine, EngineConfig, EventKind, EventQuery, Inquiry, InquiryFilter, InquiryId,
     InquiryQuery, InquirySort, InquirySource, InquiryStatus, NewEvent, Record, RoomId, RoutingConfig, RoutingMethod,
-    SortField, SourceType, Store, StoreExt, Timestamp, TransitionKind, UserId, Write,
+    SortField, SourceType, Store, StoreExt, Timestamp, UserId, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresStore};
 use rand::seq::SliceRandom;
@@ -81,7 +81,7 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
     }
     let seeded = started.elapsed();
     let feed = engine.store().subscribe().expect("subscribe");
-    let first_seq = engine.store().events(&EventQuery { limit: usize::MAX, ..EventQuery::default() }).unwrap().len();
+    let first_seq = engine.store().events(&EventQuery::all()).unwrap().len();
 
     let race = Instant::now();
     let exe = std::env::current_exe().expect("test binary");
@@ -152,11 +152,14 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
     }
 
     // The event log: at most one take or assignment per inquiry, matching the records.
-    let events = store.events(&EventQuery { limit: usize::MAX, ..EventQuery::default() }).unwrap();
+    let events = store.events(&EventQuery::all()).unwrap();
     let mut served_by_events: HashMap<InquiryId, UserId> = HashMap::new();
     for e in &events {
-        if let EventKind::Transition { transition: TransitionKind::Take | TransitionKind::Assign, agent, .. } =
-            &e.event.kind
+        if let EventKind::Transition {
+            transition: lobby_core::machine::TransitionKind::Take | lobby_core::machine::TransitionKind::Assign,
+            agent,
+            ..
+        } = &e.event.kind
         {
             let id = e.event.inquiry.clone().expect("about an inquiry");
             let previous = served_by_events.insert(id.clone(), agent.clone().expect("an agent"));

@@ -228,7 +228,7 @@ fn corrupt_rows_are_reported_not_panicked_on() {
     assert!(matches!(store.inquiry_by_room(&inquiry.rid), Err(StoreError::Corrupt(_))));
     let all = InquiryQuery { filter: InquiryFilter::all(), sort: InquirySort::default(), offset: 0, limit: 10 };
     assert!(matches!(store.list_inquiries(&all), Err(StoreError::Corrupt(_))));
-    assert!(matches!(store.events(&EventQuery { limit: 10, ..EventQuery::default() }), Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.events(&EventQuery::all().limit(10)), Err(StoreError::Corrupt(_))));
     let stale = Write::update(Version(1), Record::Inquiry(inquiry));
     assert!(matches!(store.commit(Commit { writes: vec![stale], events: vec![] }), Err(StoreError::Corrupt(_))));
 }
@@ -290,9 +290,9 @@ fn event_queries_take_any_numbers() {
     let Some(url) = server_url() else { return };
     let store = PostgresStore::temporary(&url).unwrap();
     store.commit(Commit { writes: vec![], events: vec![event("x"), event("y")] }).unwrap();
-    let all = store.events(&EventQuery { limit: usize::MAX, ..EventQuery::default() }).unwrap();
+    let all = store.events(&EventQuery::all()).unwrap();
     assert_eq!(all.len(), 2);
-    let none = store.events(&EventQuery { after: EventSeq(u64::MAX), limit: usize::MAX, inquiry: None }).unwrap();
+    let none = store.events(&EventQuery::all().after(EventSeq(u64::MAX))).unwrap();
     assert!(none.is_empty());
     let page = InquiryQuery {
         filter: InquiryFilter::status(lobby_core::InquiryStatus::Open),

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use lobby_core::{
     Actor, AgentAvailability, AgentUpdate, CoreError, DepartmentId, DepartmentSettings, Inquiry, InquiryStatus,
-    ListRequest, NewUser, Role, UserId, VisitorDetails,
+    ListRequest, NewUser, Paging, Role, UserId, VisitorDetails,
 };
 
 use crate::auth::new_login_token;
@@ -127,7 +127,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
 
     let (token, hash) = new_login_token();
     engine.add_login_token(&admin_id, hash)?;
-    let newest_open = ListRequest { count: 1, ..ListRequest::default() };
+    let newest_open = ListRequest { paging: Paging::new(0, 1), ..ListRequest::default() };
     let open_inquiry = engine.list(&system, &newest_open)?.items.into_iter().next();
     let room = open_inquiry.as_ref().map(|i| i.rid.clone()).or(first_room);
     Ok(DemoInfo { user_id: admin_id, token, open_inquiry, room, created_anything: created, reset_conversations: reset })

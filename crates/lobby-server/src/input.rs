@@ -7,7 +7,8 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use lobby_core::{Direction, InquirySort, SortField, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use lobby_core::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use lobby_core::{Direction, InquirySort, Paging, SortField};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -62,17 +63,23 @@ fn is_json_content_type(value: &[u8]) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// The type a field must have.
+/// The type a field must have. In a query string, where every value is text, `Count` is
+/// coerced from text (as ajv's `coerceTypes` does) and the other kinds read as `String`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A string.
     String,
     /// A string or `null` (read as absent).
     NullableString,
+    /// `true` or `false`.
     Boolean,
     /// A whole number ≥ 0.
     Count,
+    /// A JSON object.
     Object,
+    /// An array of strings.
     StringArray,
+    /// An array of objects.
     ObjectArray,
     /// One of these strings.
     OneOf(&'static [&'static str]),
@@ -80,38 +87,75 @@ pub enum Kind {
     Any,
 }
 
-/// One property of an object schema.
+/// Whether a field must be there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Missing is `must have required property '…'`.
+    Required,
+    /// May be left out.
+    Optional,
+}
+
+/// One property of a body or query schema.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
+    /// Its name.
     pub name: &'static str,
+    /// Its type.
     pub kind: Kind,
-    pub required: bool,
+    /// Whether it must be there.
+    pub presence: Presence,
 }
 
+/// A field that must be there.
 pub const fn required(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: true }
+    Field { name, kind, presence: Presence::Required }
 }
 
+/// A field that may be left out.
 pub const fn optional(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: false }
+    Field { name, kind, presence: Presence::Optional }
 }
+
+/// What a schema says of properties it does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Additional {
+    /// `must NOT have additional properties` (Rocket.Chat's `additionalProperties: false`).
+    Rejected,
+    /// Let through and ignored (`additionalProperties: true`, `Match.ObjectIncluding`).
+    Allowed,
+}
+
+/// `offset`, `count`, `sort`: the pagination parameters Rocket.Chat accepts on listings.
+pub const PAGING: [Field; 3] =
+    [optional("offset", Kind::Count), optional("count", Kind::Count), optional("sort", Kind::String)];
 
 /// Checks an object against a schema in ajv's order: required properties, then additional
-/// properties (unless allowed), then each property's type. The first failure is reported, as
-/// Rocket.Chat's ajv (without `allErrors`) does.
-pub fn check_object(map: &Map<String, Value>, fields: &[Field], allow_additional: bool) -> Result<(), ApiError> {
-    for field in fields.iter().filter(|f| f.required) {
-        if !map.contains_key(field.name) {
-            return Err(ApiError::invalid_params(format!("must have required property '{}'", field.name)));
-        }
-    }
-    if !allow_additional && map.keys().any(|key| !fields.iter().any(|f| f.name == key)) {
-        return Err(ApiError::invalid_params("must NOT have additional properties"));
+/// properties, then each property's type. The first failure is reported, as Rocket.Chat's ajv
+/// (without `allErrors`) does.
+pub fn check_object(map: &Map<String, Value>, fields: &[Field], additional: Additional) -> Result<(), ApiError> {
+    check_required(fields, |name| map.contains_key(name))?;
+    if additional == Additional::Rejected {
+        check_no_additional(fields, map.keys().map(String::as_str))?;
     }
     for field in fields {
         if let Some(value) = map.get(field.name) {
             check_kind(value, field.kind)?;
         }
+    }
+    Ok(())
+}
+
+fn check_required(fields: &[Field], present: impl Fn(&str) -> bool) -> Result<(), ApiError> {
+    match fields.iter().find(|f| f.presence == Presence::Required && !present(f.name)) {
+        Some(missing) => Err(ApiError::invalid_params(format!("must have required property '{}'", missing.name))),
+        None => Ok(()),
+    }
+}
+
+fn check_no_additional<'a>(fields: &[Field], mut names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
+    if names.any(|name| !fields.iter().any(|f| f.name == name)) {
+        return Err(ApiError::invalid_params("must NOT have additional properties"));
     }
     Ok(())
 }
@@ -178,58 +222,33 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
-/// The type of a query parameter (query strings carry text; numbers are coerced, as ajv's
-/// `coerceTypes` does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamKind {
-    Text,
-    Count,
-    OneOf(&'static [&'static str]),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Param {
-    pub name: &'static str,
-    pub kind: ParamKind,
-    pub required: bool,
-}
-
-pub const fn param(name: &'static str, kind: ParamKind) -> Param {
-    Param { name, kind, required: false }
-}
-
-pub const fn required_param(name: &'static str, kind: ParamKind) -> Param {
-    Param { name, kind, required: true }
-}
-
-/// `offset`, `count`, `sort`: the pagination parameters Rocket.Chat accepts on listings.
-pub const PAGING: [Param; 3] =
-    [param("offset", ParamKind::Count), param("count", ParamKind::Count), param("sort", ParamKind::Text)];
-
 impl QueryParams {
     /// Checks the parameters against a schema that allows no others.
-    pub fn check(&self, params: &[Param]) -> Result<(), ApiError> {
-        for p in params.iter().filter(|p| p.required) {
-            if self.get(p.name).is_none() {
-                return Err(ApiError::invalid_params(format!("must have required property '{}'", p.name)));
-            }
-        }
-        if self.0.iter().any(|(key, _)| !params.iter().any(|p| p.name == key)) {
-            return Err(ApiError::invalid_params("must NOT have additional properties"));
-        }
-        for p in params {
-            let values: Vec<&str> = self.0.iter().filter(|(k, _)| k == p.name).map(|(_, v)| v.as_str()).collect();
-            let type_name = if p.kind == ParamKind::Count { "must be number" } else { "must be string" };
-            match values.as_slice() {
-                [] => {}
-                [value] => check_param(value, p.kind)?,
+    pub fn check(&self, fields: &[Field]) -> Result<(), ApiError> {
+        check_required(fields, |name| self.get(name).is_some())?;
+        check_no_additional(fields, self.0.iter().map(|(key, _)| key.as_str()))?;
+        for field in fields {
+            let mut values = self.0.iter().filter(|(k, _)| k == field.name).map(|(_, v)| v.as_str());
+            match (values.next(), values.next()) {
+                (None, _) => {}
+                (Some(value), None) => check_param(value, field.kind)?,
                 // `?x=1&x=2` arrives as an array in Rocket.Chat, which fails the type check.
-                _ => return Err(ApiError::invalid_params(type_name)),
+                (Some(_), Some(_)) if field.kind == Kind::Count => {
+                    return Err(ApiError::invalid_params("must be number"))
+                }
+                (Some(_), Some(_)) => return Err(ApiError::invalid_params("must be string")),
             }
         }
         Ok(())
     }
 
+    /// [`QueryParams::check`] for a listing: [`PAGING`] and `extra`.
+    pub fn check_paged(&self, extra: &[Field]) -> Result<(), ApiError> {
+        let fields: Vec<Field> = PAGING.iter().chain(extra).copied().collect();
+        self.check(&fields)
+    }
+
+    /// The value of a parameter, if given (the first, if given twice).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
@@ -241,14 +260,14 @@ impl QueryParams {
 
     /// Rocket.Chat's paging: `offset` (default 0) and `count` (default 50, capped at 100; 0 asks
     /// for as many as allowed, i.e. 100).
-    pub fn paging(&self) -> (usize, usize) {
+    pub fn paging(&self) -> Paging {
         let offset = self.count("offset").unwrap_or(0);
         let count = match self.count("count") {
             None => DEFAULT_PAGE_SIZE,
             Some(0) => MAX_PAGE_SIZE,
             Some(n) => n.min(MAX_PAGE_SIZE),
         };
-        (offset, count)
+        Paging::new(offset, count)
     }
 
     /// The `sort` parameter, if given: a JSON object with exactly one known field and 1 or -1.
@@ -257,12 +276,13 @@ impl QueryParams {
     }
 }
 
-fn check_param(value: &str, kind: ParamKind) -> Result<(), ApiError> {
+fn check_param(value: &str, kind: Kind) -> Result<(), ApiError> {
     match kind {
-        ParamKind::Text => Ok(()),
-        ParamKind::Count => parse_count(value).map(|_| ()),
-        ParamKind::OneOf(allowed) if allowed.contains(&value) => Ok(()),
-        ParamKind::OneOf(_) => Err(ApiError::invalid_params("must be equal to one of the allowed values")),
+        Kind::Count => parse_count(value).map(|_| ()),
+        Kind::OneOf(allowed) if !allowed.contains(&value) => {
+            Err(ApiError::invalid_params("must be equal to one of the allowed values"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -312,7 +332,7 @@ mod tests {
     #[test]
     fn objects_are_checked_in_ajv_order_with_ajv_messages() {
         let fields = [required("inquiryId", Kind::String), optional("userId", Kind::NullableString)];
-        let check = |v: Value| check_object(v.as_object().unwrap(), &fields, false).map_err(message);
+        let check = |v: Value| check_object(v.as_object().unwrap(), &fields, Additional::Rejected).map_err(message);
         assert_eq!(check(json!({})), Err("must have required property 'inquiryId' [invalid-params]".into()));
         assert_eq!(
             check(json!({"inquiryId":"a","x":1})),
@@ -336,9 +356,9 @@ mod tests {
     #[test]
     fn paging_defaults_and_caps() {
         let q = |s: &[(&str, &str)]| QueryParams(s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect());
-        assert_eq!(q(&[]).paging(), (0, 50));
-        assert_eq!(q(&[("count", "500"), ("offset", "3")]).paging(), (3, 100));
-        assert_eq!(q(&[("count", "0")]).paging(), (0, 100));
+        assert_eq!(q(&[]).paging(), Paging::new(0, 50));
+        assert_eq!(q(&[("count", "500"), ("offset", "3")]).paging(), Paging::new(3, 100));
+        assert_eq!(q(&[("count", "0")]).paging(), Paging::new(0, 100));
         let dup = q(&[("count", "1"), ("count", "2")]);
         assert_eq!(message(dup.check(&PAGING).unwrap_err()), "must be number [invalid-params]");
         assert_eq!(

@@ -22,7 +22,7 @@ pub mod demo;
 pub mod dispatcher;
 pub mod error;
 pub mod input;
-mod routes;
+pub mod routes;
 pub mod stores;
 pub mod wire;
 
@@ -34,7 +34,6 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 use lobby_core::{CoreError, Engine, EngineConfig, RoutingConfig, Store};
 use tokio::sync::{watch, Notify};
@@ -43,7 +42,6 @@ use tracing::Span;
 
 pub use crate::auth::{PasswordCost, Passwords};
 pub use crate::error::ApiError;
-pub use crate::routes::users::create_user;
 use crate::stores::StoreHandle;
 
 /// Largest request body accepted (413 beyond).
@@ -148,25 +146,7 @@ impl AppState {
 /// The REST API. Unknown routes get a 404 envelope, wrong methods a 405 envelope, bodies over
 /// [`BODY_LIMIT`] a 413 envelope; each request is logged once (method, path, status, latency).
 pub fn app(state: AppState) -> Router {
-    use routes::{inquiries, livechat, users};
-    Router::new()
-        .route("/api/v1/login", post(users::login))
-        .route("/api/v1/logout", post(users::logout))
-        .route("/api/v1/me", get(users::me))
-        .route("/api/v1/users.create", post(users::create))
-        .route("/api/v1/livechat/inquiries.list", get(inquiries::list))
-        .route("/api/v1/livechat/inquiries.take", post(inquiries::take))
-        .route("/api/v1/livechat/inquiries.getOne", get(inquiries::get_one))
-        .route("/api/v1/livechat/inquiries.queuedForUser", get(inquiries::queued_for_user))
-        .route("/api/v1/livechat/inquiries.returnAsInquiry", post(inquiries::return_as_inquiry))
-        .route("/api/v1/livechat/inquiries.position", get(inquiries::position))
-        .route("/api/v1/livechat/users/agent", get(livechat::list_agents).post(livechat::add_agent))
-        .route("/api/v1/livechat/department", get(livechat::list_departments).post(livechat::create_department))
-        .route("/api/v1/livechat/agent.status", post(livechat::agent_status))
-        .route("/api/v1/livechat/visitor", post(livechat::register_visitor))
-        .route("/api/v1/livechat/room", get(livechat::room))
-        .route("/api/v1/livechat/room.close", post(livechat::close_by_visitor))
-        .route("/api/v1/livechat/room.closeByUser", post(livechat::close_by_user))
+    routes::router()
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

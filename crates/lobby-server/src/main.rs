@@ -164,8 +164,9 @@ fn create_user(
         roles,
         active: true,
     };
-    let (user, agent) =
-        lobby_server::create_user(state.engine(), &Actor::System, new).map_err(|e| format!("{e} [{}]", e.code()))?;
+    let engine = state.engine();
+    let created = engine.create_user(&Actor::System, new).and_then(|user| Ok((engine.agent(&user.id)?, user)));
+    let (agent, user) = created.map_err(|e| format!("{e} [{}]", e.code()))?;
     let roles: Vec<&str> = user.roles.iter().map(Role::as_str).collect();
     println!(
         "created user {} (id {}, roles {}){}",

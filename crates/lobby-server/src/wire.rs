@@ -123,7 +123,7 @@ pub fn room(inquiry: &Inquiry) -> Value {
         "_id": inquiry.rid,
         "t": "l",
         "fname": inquiry.name,
-        "v": inquiry.v,
+        "v": inquiry.visitor,
         "open": inquiry.status != InquiryStatus::Closed,
         "ts": inquiry.ts,
         "_updatedAt": inquiry.updated_at,

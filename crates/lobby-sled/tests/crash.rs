@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lobby_core::{
-    Actor, Engine, EventKind, EventQuery, InquiryId, InquiryStatus, ListRequest, NewInquiry, NewUser, Store, StoreExt,
-    TransitionKind, UserId, VisitorId, VisitorStatus, VisitorSummary,
+    Actor, Engine, EventKind, EventQuery, InquiryId, InquiryStatus, ListRequest, NewInquiry, NewUser, Paging, Store,
+    StoreExt, UserId, VisitorId, VisitorStatus, VisitorSummary,
 };
 use lobby_sled::{Durability, SledConfig, SledStore};
 use parking_lot::Mutex;
@@ -173,12 +173,14 @@ fn verify(db: &Path, acks: &Path, round: usize, durability: Durability) -> usize
 /// The inquiry's history starts with its enqueue and has at most one take (the writer never
 /// returns inquiries to the queue, so a second take would mean two agents served it).
 fn check_history(store: &SledStore, id: &InquiryId, round: usize) {
-    let history = store.events(&EventQuery { inquiry: Some(id.clone()), limit: usize::MAX, ..Default::default() });
+    let history = store.events(&EventQuery::all().about(id.clone()));
     let history = history.unwrap();
     assert!(matches!(history.first().map(|e| &e.event.kind), Some(EventKind::Enqueued { .. })), "round {round}");
     let takes = history
         .iter()
-        .filter(|e| matches!(e.event.kind, EventKind::Transition { transition: TransitionKind::Take, .. }))
+        .filter(|e| {
+            matches!(e.event.kind, EventKind::Transition { transition: lobby_core::machine::TransitionKind::Take, .. })
+        })
         .count();
     assert!(takes <= 1, "round {round}: {id} was taken {takes} times");
 }
@@ -232,7 +234,7 @@ fn run_writer(db: &Path, acks: &Path, durability: Durability) {
 fn one_operation(engine: &Engine<SledStore>, agents: &[UserId]) -> Option<String> {
     let mut rng = rand::thread_rng();
     let pick = |status: InquiryStatus| {
-        let request = ListRequest { status, count: 20, ..ListRequest::default() };
+        let request = ListRequest { status, paging: Paging::new(0, 20), ..ListRequest::default() };
         let page = engine.list(&Actor::System, &request).unwrap();
         page.items.choose(&mut rand::thread_rng()).cloned()
     };

@@ -126,7 +126,7 @@ fn a_commit_with_one_bad_write_changes_nothing() {
         assert_eq!(store.get(&RecordKey::Inquiry(b.id.clone())).unwrap(), None);
         assert_eq!(store.find(&UniqueKey::Room(b.rid.clone())).unwrap(), None);
         assert_eq!(store.inquiry(&a.id).unwrap().unwrap().value, a);
-        assert_eq!(store.events(&EventQuery { limit: 10, ..EventQuery::default() }).unwrap().len(), 1);
+        assert_eq!(store.events(&EventQuery::all().limit(10)).unwrap().len(), 1);
         assert_eq!(store.list_inquiries(&all(InquirySort::default())).unwrap().total, 1);
     }
     // Malformed commits are refused before anything is read.
@@ -171,8 +171,7 @@ fn reopening_keeps_records_versions_keys_events_and_numbering() {
     assert_eq!(store.agents().unwrap().len(), 1);
     let taken = InquiryQuery { filter: InquiryFilter::status(InquiryStatus::Taken), ..all(InquirySort::default()) };
     assert_eq!(store.list_inquiries(&taken).unwrap().total, 1);
-    let history =
-        store.events(&EventQuery { inquiry: Some(a.id.clone()), limit: 10, ..EventQuery::default() }).unwrap();
+    let history = store.events(&EventQuery::all().about(a.id.clone()).limit(10)).unwrap();
     assert_eq!(history.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![1, 2]);
     let receipt = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap();
     assert_eq!(receipt.events[0].seq, EventSeq(4));
@@ -289,12 +288,12 @@ fn events_filter_by_sequence_inquiry_and_limit_and_feed_subscribers() {
         store.commit(Commit { writes: vec![], events: vec![event(about)] }).unwrap();
     }
     let seqs = |query: EventQuery| store.events(&query).unwrap().iter().map(|e| e.seq.0).collect::<Vec<_>>();
-    assert_eq!(seqs(EventQuery { after: EventSeq(7), limit: 100, inquiry: None }), vec![8, 9, 10]);
-    assert_eq!(seqs(EventQuery { after: EventSeq(0), limit: 2, inquiry: None }), vec![1, 2]);
-    assert_eq!(seqs(EventQuery { after: EventSeq(0), limit: 100, inquiry: Some(a.id.clone()) }), vec![1, 4, 7, 10]);
-    assert_eq!(seqs(EventQuery { after: EventSeq(4), limit: 1, inquiry: Some(a.id.clone()) }), vec![7]);
-    assert_eq!(seqs(EventQuery { after: EventSeq(u64::MAX), limit: 100, inquiry: None }), Vec::<u64>::new());
-    assert_eq!(seqs(EventQuery { after: EventSeq(0), limit: 0, inquiry: None }), Vec::<u64>::new());
+    assert_eq!(seqs(EventQuery::all().after(EventSeq(7)).limit(100)), vec![8, 9, 10]);
+    assert_eq!(seqs(EventQuery::all().limit(2)), vec![1, 2]);
+    assert_eq!(seqs(EventQuery::all().about(a.id.clone()).limit(100)), vec![1, 4, 7, 10]);
+    assert_eq!(seqs(EventQuery::all().after(EventSeq(4)).about(a.id.clone()).limit(1)), vec![7]);
+    assert_eq!(seqs(EventQuery::all().after(EventSeq(u64::MAX)).limit(100)), Vec::<u64>::new());
+    assert_eq!(seqs(EventQuery::all().limit(0)), Vec::<u64>::new());
     let fed: Vec<u64> =
         (0..10).filter_map(|_| subscription.next_timeout(Duration::from_secs(1))).map(|e| e.seq.0).collect();
     assert_eq!(fed, (1..=10).collect::<Vec<_>>());
@@ -411,7 +410,7 @@ fn concurrent_takes_through_the_engine_leave_one_winner() {
         let created = engine.create_user(&Actor::System, new).unwrap();
         agents.push(engine.add_agent(&Actor::System, &created.username).unwrap().id);
     }
-    let visitor = inquiry(0, InquiryStatus::Queued, None).v;
+    let visitor = inquiry(0, InquiryStatus::Queued, None).visitor;
     let mut ids = Vec::new();
     for n in 0..20 {
         ids.push(

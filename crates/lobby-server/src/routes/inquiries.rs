@@ -6,13 +6,10 @@ use lobby_core::{
 };
 use serde_json::json;
 
-use super::{success, Reply};
+use super::{paged, success, Reply};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{
-    check_object, get_str, optional, param, required, required_param, JsonBody, Kind, Param, ParamKind, QueryParams,
-    PAGING,
-};
+use crate::input::{check_object, get_str, optional, required, Additional, JsonBody, Kind, QueryParams};
 use crate::{wire, AppState};
 
 const STATUSES: &[&str] = &["queued", "open", "taken", "closed"];
@@ -21,14 +18,8 @@ const STATUSES: &[&str] = &["queued", "open", "taken", "closed"];
 /// status (default `open`), optionally of one department (id or name). Needs
 /// `view-livechat-manager`.
 pub async fn list(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
-    query.check(&[
-        PAGING[0],
-        PAGING[1],
-        PAGING[2],
-        param("department", ParamKind::Text),
-        param("status", ParamKind::OneOf(STATUSES)),
-    ])?;
-    let (offset, count) = query.paging();
+    query.check_paged(&[optional("department", Kind::String), optional("status", Kind::OneOf(STATUSES))])?;
+    let paging = query.paging();
     let request = ListRequest {
         status: match query.get("status") {
             Some(status) => status.parse::<InquiryStatus>()?,
@@ -37,25 +28,22 @@ pub async fn list(State(state): State<AppState>, user: AuthUser, query: QueryPar
         // Rocket.Chat treats an empty department as none.
         department: query.get("department").filter(|d| !d.is_empty()).map(str::to_owned),
         sort: query.sort()?.unwrap_or_default(),
-        offset,
-        count,
+        paging,
     };
     let actor = user.actor();
     let page = state.run(move |engine| engine.list(&actor, &request)).await?;
-    let inquiries: Vec<_> = page.items.iter().map(wire::inquiry_list_item).collect();
-    Ok(success(json!({
-        "inquiries": inquiries,
-        "offset": offset,
-        "count": inquiries.len(),
-        "total": page.total,
-    })))
+    Ok(paged("inquiries", page.items.iter().map(wire::inquiry_list_item).collect(), paging, page.total))
 }
 
 /// `POST livechat/inquiries.take {"inquiryId","userId"?}`: takes an open inquiry for the caller
 /// or, with `userId`, for that agent. Exactly one of concurrent takes succeeds. Needs
 /// `view-l-room` (and the agent taken for needs it too).
 pub async fn take(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
-    check_object(&body, &[required("inquiryId", Kind::String), optional("userId", Kind::NullableString)], false)?;
+    check_object(
+        &body,
+        &[required("inquiryId", Kind::String), optional("userId", Kind::NullableString)],
+        Additional::Rejected,
+    )?;
     let inquiry_id = InquiryId::new(get_str(&body, "inquiryId").unwrap_or_default())?;
     // An empty userId means "myself", as in Rocket.Chat; one that cannot exist is invalid.
     let on_behalf = match get_str(&body, "userId").filter(|id| !id.is_empty()) {
@@ -69,7 +57,7 @@ pub async fn take(State(state): State<AppState>, user: AuthUser, JsonBody(body):
 
 /// `GET livechat/inquiries.getOne?roomId=`: the room's inquiry, or `null`. Needs `view-l-room`.
 pub async fn get_one(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
-    query.check(&[required_param("roomId", ParamKind::Text)])?;
+    query.check(&[required("roomId", Kind::String)])?;
     let Ok(rid) = RoomId::new(query.get("roomId").unwrap_or_default()) else {
         // No room can have this id; answer like any other missing room.
         if !state.engine().allows(&user.0, Permission::ViewLRoom) {
@@ -78,7 +66,7 @@ pub async fn get_one(State(state): State<AppState>, user: AuthUser, query: Query
         return Ok(success(json!({ "inquiry": null })));
     };
     let actor = user.actor();
-    let inquiry = state.run(move |engine| engine.get_by_room(&actor, &rid)).await?;
+    let inquiry = state.run(move |engine| engine.inquiry_by_room(&actor, &rid)).await?;
     Ok(success(json!({ "inquiry": inquiry.as_ref().map(wire::inquiry) })))
 }
 
@@ -86,31 +74,28 @@ pub async fn get_one(State(state): State<AppState>, user: AuthUser, query: Query
 /// now: open inquiries of its departments and of the public queue, minus those reserved for
 /// other agents, in queue order. Needs `view-l-room`; the caller must be an agent.
 pub async fn queued_for_user(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
-    query.check(&[PAGING[0], PAGING[1], PAGING[2], param("department", ParamKind::Text)])?;
-    let (offset, count) = query.paging();
+    query.check_paged(&[optional("department", Kind::String)])?;
+    let paging = query.paging();
     let request = QueueRequest {
         agent: None,
         department: query.get("department").filter(|d| !d.is_empty()).map(str::to_owned),
         sort: query.sort()?,
-        offset,
-        count,
+        paging,
     };
     let actor = user.actor();
     let page = state.run(move |engine| engine.queued_for_user(&actor, &request)).await?;
-    let inquiries: Vec<_> = page.items.iter().map(wire::inquiry).collect();
-    Ok(success(json!({
-        "inquiries": inquiries,
-        "offset": offset,
-        "count": inquiries.len(),
-        "total": page.total,
-    })))
+    Ok(paged("inquiries", page.items.iter().map(wire::inquiry).collect(), paging, page.total))
 }
 
 /// `POST livechat/inquiries.returnAsInquiry {"roomId","departmentId"?}`: puts a taken
 /// conversation back in the queue (keeping its age), or with `departmentId` in that
 /// department's queue (a transfer, which needs `transfer-livechat-guest`).
 pub async fn return_as_inquiry(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
-    check_object(&body, &[required("roomId", Kind::String), optional("departmentId", Kind::NullableString)], false)?;
+    check_object(
+        &body,
+        &[required("roomId", Kind::String), optional("departmentId", Kind::NullableString)],
+        Additional::Rejected,
+    )?;
     let rid = RoomId::new(get_str(&body, "roomId").unwrap_or_default())?;
     let department = match get_str(&body, "departmentId").filter(|d| !d.is_empty()) {
         Some(id) => Some(DepartmentId::new(id)?),
@@ -130,13 +115,12 @@ pub async fn return_as_inquiry(State(state): State<AppState>, user: AuthUser, Js
 /// `GET livechat/inquiries.position?roomId=` (Lobby's own): where a waiting conversation stands
 /// in its department's queue and the estimated wait. Needs `view-l-room`.
 pub async fn position(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
-    const PARAMS: [Param; 1] = [required_param("roomId", ParamKind::Text)];
-    query.check(&PARAMS)?;
+    query.check(&[required("roomId", Kind::String)])?;
     let rid = RoomId::new(query.get("roomId").unwrap_or_default())?;
     let actor = user.actor();
     let (inquiry, position) = state
         .run(move |engine| {
-            let inquiry = engine.get_by_room(&actor, &rid)?.ok_or(lobby_core::CoreError::RoomNotFound)?;
+            let inquiry = engine.inquiry_by_room(&actor, &rid)?.ok_or(lobby_core::CoreError::RoomNotFound)?;
             let position = engine.queue_position(&actor, &inquiry.id)?;
             Ok((inquiry, position))
         })

@@ -8,13 +8,11 @@ use lobby_core::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{success, Reply};
+use super::{paged, success, Reply};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{
-    check_object, get_bool, get_count, get_str, optional, param, required, required_param, JsonBody, Kind, ParamKind,
-    QueryParams,
-};
+use crate::input::{check_object, get_bool, get_count, get_str, optional, required, Additional, JsonBody, Kind};
+use crate::input::{QueryParams, PAGING};
 use crate::{wire, AppState};
 
 /// The comment recorded when a visitor closes its conversation.
@@ -23,7 +21,7 @@ pub const CLOSED_BY_VISITOR: &str = "Closed by visitor";
 /// `POST livechat/users/agent {"username"}`: makes a user an agent. Needs
 /// `view-livechat-manager`.
 pub async fn add_agent(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
-    check_object(&body, &[required("username", Kind::String)], false)?;
+    check_object(&body, &[required("username", Kind::String)], Additional::Rejected)?;
     let username = get_str(&body, "username").unwrap_or_default().to_owned();
     let actor = user.actor();
     let agent = state.run(move |engine| engine.add_agent(&actor, &username)).await?;
@@ -33,12 +31,12 @@ pub async fn add_agent(State(state): State<AppState>, user: AuthUser, JsonBody(b
 
 /// `GET livechat/users/agent?offset&count`: agents by username. Needs `view-livechat-manager`.
 pub async fn list_agents(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
-    query.check(&[param("offset", ParamKind::Count), param("count", ParamKind::Count)])?;
-    let (offset, count) = query.paging();
+    query.check(&PAGING[..2])?;
+    let paging = query.paging();
     let actor = user.actor();
     let (users, total) = state
         .run(move |engine| {
-            let page = engine.list_agents(&actor, offset, count)?;
+            let page = engine.list_agents(&actor, paging)?;
             let mut users = Vec::with_capacity(page.items.len());
             for agent in &page.items {
                 users.push(wire::agent(agent, engine.user(&agent.id)?.as_ref()));
@@ -46,13 +44,17 @@ pub async fn list_agents(State(state): State<AppState>, user: AuthUser, query: Q
             Ok((users, page.total))
         })
         .await?;
-    Ok(success(json!({ "users": users, "offset": offset, "count": users.len(), "total": total })))
+    Ok(paged("users", users, paging, total))
 }
 
 /// `POST livechat/department {"department":{…},"agents":[{"agentId"}]}`. Needs
 /// `manage-livechat-departments`.
 pub async fn create_department(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
-    check_object(&body, &[required("department", Kind::Object), optional("agents", Kind::ObjectArray)], false)?;
+    check_object(
+        &body,
+        &[required("department", Kind::Object), optional("agents", Kind::ObjectArray)],
+        Additional::Rejected,
+    )?;
     let department = body["department"].as_object().cloned().unwrap_or_default();
     // Rocket.Chat's schema lets other department fields through (`additionalProperties: true`).
     check_object(
@@ -67,12 +69,16 @@ pub async fn create_department(State(state): State<AppState>, user: AuthUser, Js
             optional("maxNumberSimultaneousChat", Kind::Count),
             optional("fallbackForwardDepartment", Kind::NullableString),
         ],
-        true,
+        Additional::Allowed,
     )?;
     let mut agent_ids = Vec::new();
     for agent in body.get("agents").and_then(Value::as_array).into_iter().flatten() {
         let agent = agent.as_object().cloned().unwrap_or_default();
-        check_object(&agent, &[required("agentId", Kind::String), optional("username", Kind::String)], true)?;
+        check_object(
+            &agent,
+            &[required("agentId", Kind::String), optional("username", Kind::String)],
+            Additional::Allowed,
+        )?;
         agent_ids.push(UserId::new(get_str(&agent, "agentId").unwrap_or_default())?);
     }
     let settings = department_settings(&department)?;
@@ -103,17 +109,11 @@ fn department_settings(department: &Map<String, Value>) -> Result<DepartmentSett
 
 /// `GET livechat/department?offset&count`: departments by name. Needs `view-l-room`.
 pub async fn list_departments(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
-    query.check(&[param("offset", ParamKind::Count), param("count", ParamKind::Count)])?;
-    let (offset, count) = query.paging();
+    query.check(&PAGING[..2])?;
+    let paging = query.paging();
     let actor = user.actor();
-    let page = state.run(move |engine| engine.list_departments(&actor, offset, count)).await?;
-    let departments: Vec<_> = page.items.iter().map(wire::department).collect();
-    Ok(success(json!({
-        "departments": departments,
-        "offset": offset,
-        "count": departments.len(),
-        "total": page.total,
-    })))
+    let page = state.run(move |engine| engine.list_departments(&actor, paging)).await?;
+    Ok(paged("departments", page.items.iter().map(wire::department).collect(), paging, page.total))
 }
 
 /// `POST livechat/agent.status {"status"?,"agentId"?}`: sets (or, without `status`, toggles)
@@ -122,7 +122,7 @@ pub async fn agent_status(State(state): State<AppState>, user: AuthUser, JsonBod
     check_object(
         &body,
         &[optional("status", Kind::OneOf(&["available", "not-available"])), optional("agentId", Kind::String)],
-        false,
+        Additional::Rejected,
     )?;
     let availability = get_str(&body, "status").map(|status| match status {
         "available" => AgentAvailability::Available,
@@ -143,7 +143,7 @@ pub async fn agent_status(State(state): State<AppState>, user: AuthUser, JsonBod
 /// `POST livechat/visitor {"visitor":{"token","name"?,"email"?,"department"?}}` (no auth):
 /// registers a visitor, or updates the one with this token.
 pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): JsonBody) -> Reply {
-    check_object(&body, &[required("visitor", Kind::Object)], false)?;
+    check_object(&body, &[required("visitor", Kind::Object)], Additional::Rejected)?;
     let visitor = body["visitor"].as_object().cloned().unwrap_or_default();
     // Rocket.Chat checks `Match.ObjectIncluding`: other visitor fields are let through.
     check_object(
@@ -157,7 +157,7 @@ pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): Jso
             optional("phone", Kind::Any),
             optional("customFields", Kind::Any),
         ],
-        true,
+        Additional::Allowed,
     )?;
     let non_empty = |name: &str| get_str(&visitor, name).filter(|v| !v.is_empty()).map(str::to_owned);
     let details = VisitorDetails {
@@ -174,7 +174,7 @@ pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): Jso
 /// whose inquiry enters the queue (`newRoom: true`). With `rid`, that room, which must be the
 /// visitor's and not closed.
 pub async fn room(State(state): State<AppState>, query: QueryParams) -> Reply {
-    query.check(&[required_param("token", ParamKind::Text), param("rid", ParamKind::Text)])?;
+    query.check(&[required("token", Kind::String), optional("rid", Kind::String)])?;
     let token = query.get("token").unwrap_or_default().to_owned();
     let rid = match query.get("rid").filter(|rid| !rid.is_empty()) {
         Some(rid) => Some(RoomId::new(rid).map_err(|_| invalid_room())?),
@@ -185,9 +185,9 @@ pub async fn room(State(state): State<AppState>, query: QueryParams) -> Reply {
             engine.visitor_by_token(&token)?.ok_or(CoreError::VisitorNotFound)?;
             match rid {
                 Some(rid) => {
-                    let inquiry = engine.get_by_room(&Actor::System, &rid)?;
+                    let inquiry = engine.inquiry_by_room(&Actor::System, &rid)?;
                     Ok(inquiry
-                        .filter(|i| i.v.token == token && i.status != InquiryStatus::Closed)
+                        .filter(|i| i.visitor.token == token && i.status != InquiryStatus::Closed)
                         .map(|inquiry| (inquiry, false)))
                 }
                 None => engine.open_room(&token, None).map(|opened| Some((opened.inquiry, opened.new_room))),
@@ -207,7 +207,7 @@ fn invalid_room() -> ApiError {
 
 /// `POST livechat/room.close {"rid","token"}` (no auth): the visitor closes its conversation.
 pub async fn close_by_visitor(State(state): State<AppState>, JsonBody(body): JsonBody) -> Reply {
-    check_object(&body, &[required("rid", Kind::String), required("token", Kind::String)], false)?;
+    check_object(&body, &[required("rid", Kind::String), required("token", Kind::String)], Additional::Rejected)?;
     let rid = RoomId::new(get_str(&body, "rid").unwrap_or_default()).map_err(|_| invalid_room())?;
     let token = get_str(&body, "token").unwrap_or_default().to_owned();
     let closed = state
@@ -233,7 +233,7 @@ pub async fn close_by_user(State(state): State<AppState>, user: AuthUser, JsonBo
             optional("transcriptEmail", Kind::Object),
             optional("forceClose", Kind::Boolean),
         ],
-        false,
+        Additional::Rejected,
     )?;
     let rid = RoomId::new(get_str(&body, "rid").unwrap_or_default())?;
     let comment = get_str(&body, "comment").unwrap_or_default().to_owned();

@@ -1,11 +1,83 @@
-//! The handlers, grouped as Rocket.Chat groups its REST files.
+//! The handlers, grouped as Rocket.Chat groups its REST files, and the one table of routes that
+//! both builds the router and tells tests (the fuzzer, the bad-input sweep) what to exercise.
 
 pub mod inquiries;
 pub mod livechat;
 pub mod users;
 
-use axum::Json;
-use serde_json::Value;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use lobby_core::Paging;
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+/// Whether a route needs a signed-in user (`X-User-Id` and `X-Auth-Token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: sign-in and the visitor routes.
+    Public,
+    /// A signed-in user; otherwise 401.
+    SignedIn,
+}
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The path, from `/api/v1`.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// Declares every route once: [`ROUTES`] and [`router`] come from the same list, so a route
+/// cannot be served without being listed (and exercised by the tests that walk the list).
+macro_rules! api_routes {
+    ($(($method:ident $path:literal $access:ident => $handler:path)),* $(,)?) => {
+        /// Every route the server answers, in the order they are declared.
+        pub const ROUTES: &[Route] = &[$(Route { method: api_routes!(@name $method), path: $path, access: Access::$access }),*];
+
+        /// The router for [`ROUTES`].
+        pub fn router() -> Router<AppState> {
+            let router = Router::new();
+            $(let router = router.route($path, api_routes!(@handler $method $handler));)*
+            router
+        }
+    };
+    (@name get) => { "GET" };
+    (@name post) => { "POST" };
+    (@handler get $handler:path) => { get($handler) as MethodRouter<AppState> };
+    (@handler post $handler:path) => { post($handler) as MethodRouter<AppState> };
+}
+
+api_routes! {
+    (post "/api/v1/login" Public => users::login),
+    (post "/api/v1/logout" SignedIn => users::logout),
+    (get "/api/v1/me" SignedIn => users::me),
+    (post "/api/v1/users.create" SignedIn => users::create),
+    (get "/api/v1/livechat/inquiries.list" SignedIn => inquiries::list),
+    (post "/api/v1/livechat/inquiries.take" SignedIn => inquiries::take),
+    (get "/api/v1/livechat/inquiries.getOne" SignedIn => inquiries::get_one),
+    (get "/api/v1/livechat/inquiries.queuedForUser" SignedIn => inquiries::queued_for_user),
+    (post "/api/v1/livechat/inquiries.returnAsInquiry" SignedIn => inquiries::return_as_inquiry),
+    (get "/api/v1/livechat/inquiries.position" SignedIn => inquiries::position),
+    (get "/api/v1/livechat/users/agent" SignedIn => livechat::list_agents),
+    (post "/api/v1/livechat/users/agent" SignedIn => livechat::add_agent),
+    (get "/api/v1/livechat/department" SignedIn => livechat::list_departments),
+    (post "/api/v1/livechat/department" SignedIn => livechat::create_department),
+    (post "/api/v1/livechat/agent.status" SignedIn => livechat::agent_status),
+    (post "/api/v1/livechat/visitor" Public => livechat::register_visitor),
+    (get "/api/v1/livechat/room" Public => livechat::room),
+    (post "/api/v1/livechat/room.close" Public => livechat::close_by_visitor),
+    (post "/api/v1/livechat/room.closeByUser" SignedIn => livechat::close_by_user),
+}
+
+/// The methods a path answers to (empty: an unknown path).
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    ROUTES.iter().filter(|route| route.path == path).map(|route| route.method).collect()
+}
 
 /// A success body: the payload's fields with `"success": true` beside them.
 pub fn success(mut body: Value) -> Json<Value> {
@@ -15,4 +87,13 @@ pub fn success(mut body: Value) -> Json<Value> {
     Json(body)
 }
 
+/// A page of a listing, as Rocket.Chat writes it: `{"<key>": [...], "offset", "count", "total",
+/// "success": true}`, where `count` is how many this page holds and `total` how many match.
+pub fn paged(key: &str, items: Vec<Value>, paging: Paging, total: usize) -> Json<Value> {
+    let mut body = json!({ "offset": paging.offset, "count": items.len(), "total": total });
+    body[key] = Value::Array(items);
+    success(body)
+}
+
+/// What a handler returns: a success body or an error envelope.
 pub type Reply = Result<Json<Value>, crate::ApiError>;

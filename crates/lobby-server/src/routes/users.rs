@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use lobby_core::{Actor, CoreError, NewUser, Permission, Role, User};
+use lobby_core::{NewUser, Permission, Role};
 use serde_json::{json, Value};
 
 use super::{success, Reply};
 use crate::auth::{new_login_token, password_digest, token_hash, AuthUser};
 use crate::error::ApiError;
-use crate::input::{check_object, get_bool, get_str, optional, required, JsonBody, Kind};
+use crate::input::{check_object, get_bool, get_str, optional, required, Additional, JsonBody, Kind};
 use crate::{wire, AppState};
 
 /// Longest password accepted (hashing cost is bounded regardless).
@@ -30,7 +30,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> R
             required("password", Kind::Any),
             optional("code", Kind::String),
         ],
-        false,
+        Additional::Rejected,
     )?;
     let (identity, by_email) = match (get_str(&body, "user"), get_str(&body, "username"), get_str(&body, "email")) {
         (Some(user), _, _) => (user.to_owned(), user.contains('@')),
@@ -90,11 +90,13 @@ fn password_digest_of(password: &Value) -> Result<String, ApiError> {
     }
 }
 
-/// `POST /api/v1/logout`: forgets the token this request was signed in with.
+/// `POST /api/v1/logout`: forgets the token this request was signed in with. A body is read
+/// like any other (so an oversized or malformed one is refused the same way) and ignored.
 pub async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
+    JsonBody(_ignored): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     // AuthUser has checked the header, so it is present and valid.
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
@@ -134,7 +136,7 @@ pub async fn create(State(state): State<AppState>, user: AuthUser, JsonBody(body
             optional("customFields", Kind::Object),
             optional("fields", Kind::String),
         ],
-        false,
+        Additional::Rejected,
     )?;
     // Check the permission before spending time on hashing.
     if !state.engine().allows(&user.0, Permission::CreateUser) {
@@ -166,29 +168,17 @@ pub async fn create(State(state): State<AppState>, user: AuthUser, JsonBody(body
         active: get_bool(&body, "active").unwrap_or(true),
     };
     let actor = user.actor();
-    let (created, agent) = state.run(move |engine| create_user(engine, &actor, new)).await?;
+    let (created, agent) = state
+        .run(move |engine| {
+            let created = engine.create_user(&actor, new)?;
+            let agent = engine.agent(&created.id)?;
+            Ok((created, agent))
+        })
+        .await?;
     if agent.is_some() {
         state.request_dispatch();
     }
     Ok(success(json!({ "user": wire::user(&created, agent.as_ref()) })))
-}
-
-/// Creates the user and, for the `livechat-agent` role, its agent profile.
-pub fn create_user<S: lobby_core::Store>(
-    engine: &lobby_core::Engine<S>,
-    actor: &Actor,
-    new: NewUser,
-) -> Result<(User, Option<lobby_core::Agent>), CoreError> {
-    let is_agent = new.roles.iter().any(|r| r.as_str() == Role::LIVECHAT_AGENT);
-    let user = engine.create_user(actor, new)?;
-    let agent = if is_agent {
-        // Granting the role was authorised by `create-user`; the profile follows from it.
-        Some(engine.add_agent(&Actor::System, &user.username)?)
-    } else {
-        None
-    };
-    let user = engine.user(&user.id)?.unwrap_or(user);
-    Ok((user, agent))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! parsing functions of `lobby_server::input` called directly.
 //!
 //! Properties, for every input: no panic, no 5xx, every answer is JSON in Rocket.Chat's
-//! envelopes (see `support::check_reply`), a rejected request (4xx) leaves the store exactly as it
+//! envelopes (see `crate::helpers::raw::check_reply`), a rejected request (4xx) leaves the store exactly as it
 //! was (every record with its version, and the event log), reads never write, and the answers
 //! that are fully determined by the request (404, 405, 401, 413) are those.
 //!
@@ -19,18 +19,23 @@
 //! and prints it as a corpus entry to save under `tests/fuzz-corpus/`, where
 //! `corpus_entries_replay_cleanly` replays it on every run.
 
-mod support;
-
 use std::time::Instant;
 
-use lobby_core::{Direction, SortField, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use lobby_server::input::{check_object, optional, parse_sort, required, Field, Kind, ParamKind, QueryParams};
+use lobby_core::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use lobby_core::{Direction, SortField};
+use lobby_server::input::{
+    check_object, optional, parse_sort, required, Additional, Field, Kind, Presence, QueryParams,
+};
+use lobby_server::routes::{methods_of, Access, ROUTES};
 use lobby_server::stores::StoreSpec;
 use lobby_server::BODY_LIMIT;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
-use support::{check_reply, methods_of, needs_login, CorpusEntry, Fixture, InProcess, RawReply, RawRequest, ROUTES};
+
+use crate::helpers::corpus::CorpusEntry;
+use crate::helpers::fixture::Fixture;
+use crate::helpers::raw::{check_reply, InProcess, RawReply, RawRequest};
 
 /// Router cases per `cargo test` run; `LOBBY_FUZZ_CASES` overrides.
 const DEFAULT_CASES: usize = 2000;
@@ -339,10 +344,10 @@ impl Gen {
                 let user = *self.pick(&["admin", "admin@example.com", "alice", "nobody"]);
                 self.put(b, field, false, json!(user));
                 let password = match self.below(4) {
-                    0 => json!(support::PASSWORD),
+                    0 => json!(crate::helpers::PASSWORD),
                     1 => json!("wrong"),
                     2 => {
-                        json!({"digest": lobby_server::auth::password_digest(support::PASSWORD), "algorithm": "sha-256"})
+                        json!({"digest": lobby_server::auth::password_digest(crate::helpers::PASSWORD), "algorithm": "sha-256"})
                     }
                     _ => json!({"hashed": self.string()}),
                 };
@@ -770,7 +775,8 @@ impl Gen {
     }
 
     fn request(&mut self, fixture: &Fixture) -> (RawRequest, AuthMode) {
-        let (route_method, route_path, _) = *self.pick(ROUTES);
+        let route = *self.pick(ROUTES);
+        let (route_method, route_path) = (route.method, route.path);
         let path = if self.chance(0.93) {
             route_path.to_owned()
         } else {
@@ -883,7 +889,8 @@ fn determined_status(request: &RawRequest, mode: AuthMode) -> Option<u16> {
         mode,
         AuthMode::None | AuthMode::Forged | AuthMode::WrongToken | AuthMode::OnlyOne | AuthMode::Garbage
     );
-    if needs_login(path) && unauthenticated {
+    let needs_login = ROUTES.iter().any(|route| route.path == path && route.access == Access::SignedIn);
+    if needs_login && unauthenticated {
         return Some(401);
     }
     if method == "POST" && request.body.len() > BODY_LIMIT {
@@ -913,8 +920,8 @@ fn check_case(
     client: &InProcess,
     request: &RawRequest,
     mode: AuthMode,
-    before: &support::Snapshot,
-) -> Result<Option<(RawReply, support::Snapshot)>, String> {
+    before: &crate::helpers::fixture::Snapshot,
+) -> Result<Option<(RawReply, crate::helpers::fixture::Snapshot)>, String> {
     let reply = match client.send(request) {
         Ok(Some(reply)) => reply,
         Ok(None) => return Ok(None),
@@ -1114,7 +1121,7 @@ fn corpus_entry(request: &RawRequest, mode: AuthMode, note: &str) -> Value {
         }
         let value = match std::str::from_utf8(value) {
             Ok(text) => json!(text),
-            Err(_) => json!({ "hex": support::to_hex(value) }),
+            Err(_) => json!({ "hex": crate::helpers::corpus::to_hex(value) }),
         };
         headers.insert(name.clone(), value);
     }
@@ -1126,7 +1133,7 @@ fn corpus_entry(request: &RawRequest, mode: AuthMode, note: &str) -> Value {
         match (serde_json::from_slice::<Value>(&request.body), std::str::from_utf8(&request.body)) {
             (Ok(value), _) => entry.insert("json".into(), value),
             (Err(_), Ok(text)) => entry.insert("text".into(), json!(text)),
-            (Err(_), Err(_)) => entry.insert("hex".into(), json!(support::to_hex(&request.body))),
+            (Err(_), Err(_)) => entry.insert("hex".into(), json!(crate::helpers::corpus::to_hex(&request.body))),
         };
     }
     Value::Object(entry)
@@ -1165,6 +1172,11 @@ fn fuzz_router(label: &str, seed: u64, cases: usize, make: &dyn Fn() -> Fixture)
                         .or_default() += 1;
                 }
                 before = after;
+                // A successful logout revokes a fixture login that later cases rely on.
+                if request.path() == "/api/v1/logout" && reply.status == 200 {
+                    fixture.restore_logins();
+                    before = fixture.snapshot();
+                }
             }
             Ok(None) => unsendable += 1,
             Err(failure) if known_bug(&request).is_some() => {
@@ -1231,7 +1243,7 @@ fn random_requests_keep_every_promise_on_sled() {
 
 #[test]
 fn corpus_entries_replay_cleanly() {
-    let entries = CorpusEntry::load_all(&support::corpus_dir());
+    let entries = CorpusEntry::load_all(&crate::helpers::corpus::corpus_dir());
     let mut failures = Vec::new();
     for entry in entries.iter().filter(|e| e.spec["ignore"].is_null()) {
         let fixture = Fixture::new();
@@ -1273,7 +1285,7 @@ fn corpus_entries_replay_cleanly() {
 #[test]
 #[ignore = "replays the corpus entries of open bugs (marked \"ignore\"); none are open now"]
 fn corpus_entries_for_open_bugs() {
-    let entries = CorpusEntry::load_all(&support::corpus_dir());
+    let entries = CorpusEntry::load_all(&crate::helpers::corpus::corpus_dir());
     let mut failures = Vec::new();
     for entry in entries.iter().filter(|e| !e.spec["ignore"].is_null()) {
         let fixture = Fixture::new();
@@ -1375,9 +1387,9 @@ fn kind_accepts(kind: Kind, value: &Value) -> bool {
 
 #[test]
 fn check_object_accepts_exactly_what_the_schema_allows() {
-    const SCHEMAS: &[(&[Field], bool)] = &[
-        (&[required("inquiryId", Kind::String), optional("userId", Kind::NullableString)], false),
-        (&[required("department", Kind::Object), optional("agents", Kind::ObjectArray)], false),
+    const SCHEMAS: &[(&[Field], Additional)] = &[
+        (&[required("inquiryId", Kind::String), optional("userId", Kind::NullableString)], Additional::Rejected),
+        (&[required("department", Kind::Object), optional("agents", Kind::ObjectArray)], Additional::Rejected),
         (
             &[
                 required("name", Kind::String),
@@ -1385,18 +1397,21 @@ fn check_object_accepts_exactly_what_the_schema_allows() {
                 optional("maxNumberSimultaneousChat", Kind::Count),
                 optional("roles", Kind::StringArray),
             ],
-            true,
+            Additional::Allowed,
         ),
-        (&[optional("status", Kind::OneOf(&["available", "not-available"])), optional("agentId", Kind::String)], false),
-        (&[required("password", Kind::Any), optional("user", Kind::String)], false),
+        (
+            &[optional("status", Kind::OneOf(&["available", "not-available"])), optional("agentId", Kind::String)],
+            Additional::Rejected,
+        ),
+        (&[required("password", Kind::Any), optional("user", Kind::String)], Additional::Rejected),
     ];
     let seed = seed();
     let mut gen = Gen::new(seed, vec!["available".into(), "x".into()]);
     for _ in 0..parser_cases() {
-        let (fields, allow_additional) = *gen.pick(SCHEMAS);
+        let (fields, additional) = *gen.pick(SCHEMAS);
         let mut map = Map::new();
         for field in fields.iter() {
-            if field.required || gen.chance(0.5) {
+            if field.presence == Presence::Required || gen.chance(0.5) {
                 let value = match field.kind {
                     Kind::String | Kind::NullableString => json!(gen.string()),
                     Kind::Boolean => json!(gen.chance(0.5)),
@@ -1416,10 +1431,11 @@ fn check_object_accepts_exactly_what_the_schema_allows() {
         }
         let Value::Object(map) = value else { continue };
         let expected_ok = fields.iter().all(|f| match map.get(f.name) {
-            None => !f.required,
+            None => f.presence == Presence::Optional,
             Some(v) => kind_accepts(f.kind, v),
-        }) && (allow_additional || map.keys().all(|k| fields.iter().any(|f| f.name == k)));
-        let result = check_object(&map, fields, allow_additional);
+        }) && (additional == Additional::Allowed
+            || map.keys().all(|k| fields.iter().any(|f| f.name == k)));
+        let result = check_object(&map, fields, additional);
         assert_eq!(result.is_ok(), expected_ok, "seed {seed}: {} against {fields:?}: {result:?}", Value::Object(map));
         if let Err(error) = result {
             assert_eq!(error.status, 400);
@@ -1431,8 +1447,8 @@ fn check_object_accepts_exactly_what_the_schema_allows() {
 
 #[test]
 fn query_params_check_and_paging_agree() {
-    use lobby_server::input::{param, PAGING};
-    let schema = [PAGING[0], PAGING[1], PAGING[2], param("department", ParamKind::Text)];
+    use lobby_server::input::PAGING;
+    let schema = [PAGING[0], PAGING[1], PAGING[2], optional("department", Kind::String)];
     let seed = seed();
     let mut gen = Gen::new(seed, vec!["Sales".into()]);
     for _ in 0..parser_cases() {
@@ -1452,7 +1468,8 @@ fn query_params_check_and_paging_agree() {
             continue;
         }
         let Ok(()) = checked else { continue };
-        let (offset, count) = query.paging();
+        let paging = query.paging();
+        let (offset, count) = (paging.offset, paging.count);
         assert!((1..=MAX_PAGE_SIZE).contains(&count), "seed {seed}: {pairs:?} gave count {count}");
         match query.get("count") {
             None => assert_eq!(count, DEFAULT_PAGE_SIZE),

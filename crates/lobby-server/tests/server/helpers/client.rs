@@ -1,31 +1,22 @@
-//! Shared helpers: an in-process server on 127.0.0.1:0 over a memory store, and a small HTTP
-//! client on ureq that returns status and JSON body for every answer (ureq reports 4xx/5xx as
-//! errors; the body is read from `ureq::Error::Status`).
-
-#![allow(dead_code)]
+//! A real server on 127.0.0.1:0 over a memory (or sled) store, and a small HTTP client on ureq
+//! that returns status and JSON body for every answer (ureq reports 4xx/5xx as errors; the body
+//! is read from `ureq::Error::Status`).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use lobby_core::{Actor, AgentAvailability, NewUser, Role, RoutingConfig, RoutingMethod, UserId};
-use lobby_server::auth::new_login_token;
+use lobby_core::{Actor, AgentAvailability, RoutingConfig, RoutingMethod, UserId};
 use lobby_server::stores::StoreHandle;
 use lobby_server::{AppState, PasswordCost, RunningServer, ServerConfig};
 use serde_json::Value;
 
-pub const PASSWORD: &str = "correct horse";
+use super::{sign_up, Login};
 
 pub struct TestServer {
     pub server: RunningServer,
 }
 
-/// Someone signed in: headers for authenticated calls.
-#[derive(Debug, Clone)]
-pub struct Login {
-    pub user_id: String,
-    pub token: String,
-}
-
+/// A status and a JSON body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
@@ -70,19 +61,7 @@ impl TestServer {
     /// Creates a user directly in the engine (there is no user before the first admin) and
     /// returns a login token minted for it.
     pub fn user(&self, username: &str, roles: &[&str]) -> Login {
-        let state = self.state();
-        let new = NewUser {
-            username: username.to_owned(),
-            name: format!("{username} name"),
-            email: Some(format!("{username}@example.com")),
-            password_hash: Some(state.passwords().hash(PASSWORD)),
-            roles: roles.iter().map(|r| Role::new(*r).unwrap()).collect::<BTreeSet<_>>(),
-            active: true,
-        };
-        let (user, _) = lobby_server::create_user(state.engine(), &Actor::System, new).expect("user created");
-        let (token, hash) = new_login_token();
-        state.engine().add_login_token(&user.id, hash).unwrap();
-        Login { user_id: user.id.to_string(), token }
+        sign_up(self.state(), username, roles)
     }
 
     pub fn admin(&self) -> Login {

@@ -12,13 +12,14 @@
 //! 431 without a body), which is checked as such; what matters there is no 5xx, no write, and a
 //! server that carries on.
 
-mod support;
-
 use std::time::Duration;
 
+use lobby_server::routes::{Access, ROUTES};
 use lobby_server::{RunningServer, BODY_LIMIT};
 use serde_json::{json, Value};
-use support::{check_reply, raw_exchange, raw_exchange_within, Fixture, RawReply, RawRequest, Snapshot, ROUTES};
+
+use crate::helpers::fixture::{Fixture, Snapshot};
+use crate::helpers::raw::{check_reply, raw_exchange, raw_exchange_within, RawReply, RawRequest};
 
 const NOT_LOGGED_IN: &str = "You must be logged in to do this.";
 const FORBIDDEN: &str = "User does not have the permissions required for this action [error-unauthorized]";
@@ -68,11 +69,11 @@ impl Sweep {
         Self { fixture, server, initial, failures: Vec::new(), sent: 0 }
     }
 
-    fn admin(&self) -> support::Login {
+    fn admin(&self) -> crate::helpers::Login {
         self.fixture.login("admin").clone()
     }
 
-    fn login(&self, name: &str) -> support::Login {
+    fn login(&self, name: &str) -> crate::helpers::Login {
         self.fixture.login(name).clone()
     }
 
@@ -165,7 +166,7 @@ impl Sweep {
 /// A body each POST route accepts, and who may send it (`None`: no login needed).
 fn valid_bodies() -> Vec<(&'static str, Value, Option<&'static str>)> {
     vec![
-        ("/api/v1/login", json!({"user": "admin", "password": support::PASSWORD}), None),
+        ("/api/v1/login", json!({"user": "admin", "password": crate::helpers::PASSWORD}), None),
         (
             "/api/v1/users.create",
             json!({"email": "new@example.com", "name": "New", "password": "pw-new", "username": "newuser", "roles": ["user"]}),
@@ -333,7 +334,7 @@ fn wrong_types_objects_and_arrays_where_strings_belong_are_400_invalid_params() 
     for body in [
         json!({"user": {"$ne": null}, "password": {"$ne": null}}),
         json!({"user": "admin", "password": {"$gt": ""}}),
-        json!({"username": ["admin"], "password": support::PASSWORD}),
+        json!({"username": ["admin"], "password": crate::helpers::PASSWORD}),
     ] {
         sweep.check(format!("login {body}"), RawRequest::new("POST", "/api/v1/login").json(&body), invalid_params());
     }
@@ -791,19 +792,16 @@ fn authentication_failures_are_401_on_every_route_that_needs_a_login() {
             vec![("Cookie", format!("rc_uid={}; rc_token={}", admin.user_id, admin.token).into_bytes())],
         ),
     ];
-    for (method, path, needs_login) in ROUTES {
-        if !needs_login {
-            continue;
-        }
+    for route in ROUTES.iter().filter(|route| route.access == Access::SignedIn) {
         for (label, headers) in &variants {
-            let mut request = RawRequest::new(method, *path);
+            let mut request = RawRequest::new(route.method, route.path);
             for (name, value) in headers {
                 request = request.header(name, value);
             }
-            if let Some(body) = bodies.get(path) {
+            if let Some(body) = bodies.get(route.path) {
                 request = request.json(body);
             }
-            sweep.check(format!("{method} {path} {label}"), request, not_logged_in());
+            sweep.check(format!("{} {} {label}", route.method, route.path), request, not_logged_in());
         }
     }
     // The login itself: never says which part was wrong.
@@ -811,13 +809,13 @@ fn authentication_failures_are_401_on_every_route_that_needs_a_login() {
     for body in [
         json!({"user": "admin", "password": "wrong"}),
         json!({"user": "ADMIN", "password": "wrong"}),
-        json!({"user": "nobody", "password": support::PASSWORD}),
-        json!({"user": "nobody@example.com", "password": support::PASSWORD}),
+        json!({"user": "nobody", "password": crate::helpers::PASSWORD}),
+        json!({"user": "nobody@example.com", "password": crate::helpers::PASSWORD}),
         json!({"email": "admin@example.com", "password": ""}),
         json!({"user": "admin", "password": "x".repeat(5000)}),
         json!({"user": "admin", "password": {"digest": "zz", "algorithm": "sha-256"}}),
         json!({"user": "admin", "password": {"digest": "0".repeat(64), "algorithm": "sha-256"}}),
-        json!({"user": "", "password": support::PASSWORD}),
+        json!({"user": "", "password": crate::helpers::PASSWORD}),
     ] {
         sweep.check(
             format!("login {}", &body.to_string()[..40.min(body.to_string().len())]),
@@ -906,9 +904,9 @@ fn wrong_methods_are_405_and_unknown_routes_404() {
     let mut sweep = Sweep::start();
     let admin = sweep.admin();
     let not_allowed = || Expect::Error(405, "error-method-not-allowed");
-    let paths: std::collections::BTreeSet<&str> = ROUTES.iter().map(|(_, p, _)| *p).collect();
+    let paths: std::collections::BTreeSet<&str> = ROUTES.iter().map(|route| route.path).collect();
     for path in &paths {
-        let methods = support::methods_of(path);
+        let methods = lobby_server::routes::methods_of(path);
         for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"] {
             if methods.contains(&method) {
                 continue;

@@ -1,11 +1,10 @@
 //! End-to-end: a real server on 127.0.0.1:0, driven over HTTP.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 
-use common::{is_rc_timestamp, keys, send, TestServer, PASSWORD};
+use crate::helpers::client::{is_rc_timestamp, keys, send, TestServer};
+use crate::helpers::PASSWORD;
 use lobby_core::{AgentAvailability, RoutingMethod};
 use serde_json::{json, Value};
 
@@ -120,9 +119,9 @@ fn authentication_failures_are_401_with_rocket_chat_bodies() {
         let reply = send("GET", &server.url(path), None, None);
         assert_eq!((reply.status, reply.raw.as_str()), (401, NOT_LOGGED_IN));
     }
-    let wrong_token = common::Login { user_id: admin.user_id.clone(), token: "0".repeat(64) };
-    let wrong_user = common::Login { user_id: "nobody".into(), token: admin.token.clone() };
-    let bad_id = common::Login { user_id: "has space".into(), token: admin.token.clone() };
+    let wrong_token = crate::helpers::Login { user_id: admin.user_id.clone(), token: "0".repeat(64) };
+    let wrong_user = crate::helpers::Login { user_id: "nobody".into(), token: admin.token.clone() };
+    let bad_id = crate::helpers::Login { user_id: "has space".into(), token: admin.token.clone() };
     for login in [&wrong_token, &wrong_user, &bad_id] {
         let reply = server.get("/api/v1/livechat/inquiries.list", Some(login));
         assert_eq!((reply.status, reply.raw.as_str()), (401, NOT_LOGGED_IN), "{login:?}");
@@ -139,7 +138,7 @@ fn authentication_failures_are_401_with_rocket_chat_bodies() {
         assert_eq!(reply.body["data"]["userId"], admin.user_id.as_str());
         assert_eq!(reply.body["data"]["me"]["username"], "admin");
         assert!(reply.body["data"]["me"].get("password_hash").is_none());
-        let login = common::Login {
+        let login = crate::helpers::Login {
             user_id: reply.body["data"]["userId"].as_str().unwrap().to_owned(),
             token: reply.body["data"]["authToken"].as_str().unwrap().to_owned(),
         };
@@ -170,7 +169,7 @@ fn logout_revokes_only_the_token_it_was_called_with() {
     let server = TestServer::start();
     let first = server.admin();
     let reply = server.post("/api/v1/login", None, &json!({"user": "admin", "password": PASSWORD}));
-    let second = common::Login {
+    let second = crate::helpers::Login {
         user_id: reply.body["data"]["userId"].as_str().unwrap().to_owned(),
         token: reply.body["data"]["authToken"].as_str().unwrap().to_owned(),
     };
@@ -549,11 +548,12 @@ fn operators_manage_users_agents_departments_and_status() {
     assert_eq!(usernames, vec![json!("admin"), json!("carol")]);
 
     // Agent status: set, toggle, another agent's needs a manager.
-    let carol = common::Login {
+    let carol = crate::helpers::Login {
         user_id: login.body["data"]["userId"].as_str().unwrap().to_owned(),
         token: login.body["data"]["authToken"].as_str().unwrap().to_owned(),
     };
-    let status = |login: &common::Login, body: Value| server.post("/api/v1/livechat/agent.status", Some(login), &body);
+    let status =
+        |login: &crate::helpers::Login, body: Value| server.post("/api/v1/livechat/agent.status", Some(login), &body);
     assert_eq!(
         status(&carol, json!({"status": "not-available"})).body,
         json!({"status": "not-available", "success": true})
@@ -595,7 +595,7 @@ fn acknowledged_writes_survive_a_graceful_stop_on_sled() {
     server.stop().expect("clean shutdown");
 
     let server = TestServer::start_on(spec.open().expect("the store is released"), RoutingMethod::ManualSelection);
-    let login = common::Login { user_id: admin.user_id.clone(), token: admin.token.clone() };
+    let login = crate::helpers::Login { user_id: admin.user_id.clone(), token: admin.token.clone() };
     let stored = server.wait_for_status(&login, &rid, "taken");
     assert_eq!(stored["servedBy"]["_id"], admin.user_id.as_str());
 }

@@ -1,90 +1,45 @@
-//! [`Engine`]: every operation on inquiries, as read → decide (pure) → versioned commit, retried
-//! when another writer got there first.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The life of one conversation: enqueue, release, list, read, take, return, transfer, close,
+//! and its history.
 
 use crate::event::{Actor, Event, EventKind, EventQuery, NewEvent};
 use crate::ids::{DepartmentId, InquiryId, RoomId, UserId};
-use crate::machine::{self, Transition, TransitionKind};
-use crate::model::{
-    Agent, AgentAvailability, DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight,
-    ServedBy, SourceType, User, VisitorSummary, NO_SLA_MINUTES,
-};
-use crate::permissions::{Permission, PermissionPolicy};
-use crate::query::{DepartmentFilter, InquiryFilter, InquiryQuery, InquirySort, Page, ReservationFilter, StatusSet};
-use crate::routing::RoutingConfig;
-use crate::store::{Commit, Record, Store, StoreError, StoreExt, Subscription, Versioned, Write};
-use crate::time::{Clock, SystemClock, Timestamp};
+use crate::limits;
+use crate::machine::{Transition, TransitionKind};
+use crate::model::{DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight, SourceType};
+use crate::model::{VisitorSummary, NO_SLA_MINUTES};
+use crate::permissions::Permission;
+use crate::query::StatusSet;
+use crate::query::{DepartmentFilter, InquiryFilter, InquiryQuery, InquirySort, Page, Paging, ReservationFilter};
+use crate::store::{Commit, Record, Store, StoreExt, Subscription, Write};
 use crate::CoreError;
 
-/// Rocket.Chat's default page size.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-/// Larger `count`s are capped to this.
-pub const MAX_PAGE_SIZE: usize = 100;
-/// Longest visitor name and first message we accept.
-pub const MAX_NAME_LEN: usize = 256;
-pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
-
-/// How the engine behaves; every field has a Rocket.Chat-like default.
-#[derive(Clone)]
-pub struct EngineConfig {
-    pub permissions: PermissionPolicy,
-    pub routing: RoutingConfig,
-    /// How many times an operation re-reads and retries after losing a race before giving up
-    /// with [`CoreError::Contention`].
-    pub max_commit_attempts: u32,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            permissions: PermissionPolicy::default(),
-            routing: RoutingConfig::default(),
-            max_commit_attempts: 200,
-            clock: Arc::new(SystemClock),
-        }
-    }
-}
-
-impl std::fmt::Debug for EngineConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineConfig")
-            .field("permissions", &self.permissions)
-            .field("routing", &self.routing)
-            .field("max_commit_attempts", &self.max_commit_attempts)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The routing engine over a store. Cheap to share behind an `Arc`; every method takes `&self`
-/// and is safe to call from many threads (and, with a shared store, many processes) at once.
-pub struct Engine<S> {
-    pub(crate) store: S,
-    pub(crate) config: EngineConfig,
-}
+use super::Engine;
 
 /// A new conversation for the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInquiry {
+    /// Who is waiting.
     pub visitor: VisitorSummary,
     /// The visitor's display name (`name`).
     pub name: String,
     /// The first message (`message`).
     pub message: String,
+    /// The department whose queue it enters; `None` for the public queue.
     pub department: Option<DepartmentId>,
     /// Reserve it for this agent.
     pub default_agent: Option<UserId>,
+    /// Its priority (`priorityWeight`).
     pub priority: PriorityWeight,
     /// SLA minutes (`estimatedWaitingTimeQueue`); `None` for no SLA.
     pub sla_minutes: Option<u64>,
+    /// Where the conversation came from.
     pub source: SourceType,
     /// The room id to use; a new one is generated when `None`.
     pub room: Option<RoomId>,
 }
 
 impl NewInquiry {
+    /// A conversation of `visitor` for the public queue, with no priority, SLA or reservation.
     pub fn new(visitor: VisitorSummary, name: impl Into<String>) -> Self {
         Self {
             visitor,
@@ -107,52 +62,37 @@ pub struct ListRequest {
     pub status: InquiryStatus,
     /// A department id or name.
     pub department: Option<String>,
+    /// Defaults to newest first, as in Rocket.Chat.
     pub sort: InquirySort,
-    pub offset: usize,
-    /// Capped at [`MAX_PAGE_SIZE`].
-    pub count: usize,
+    /// Which page.
+    pub paging: Paging,
 }
 
 impl Default for ListRequest {
     fn default() -> Self {
-        Self {
-            status: InquiryStatus::Open,
-            department: None,
-            sort: InquirySort::default(),
-            offset: 0,
-            count: DEFAULT_PAGE_SIZE,
-        }
+        Self { status: InquiryStatus::Open, department: None, sort: InquirySort::default(), paging: Paging::default() }
     }
 }
 
 /// Where a transfer sends a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferTarget {
+    /// To this agent, who must be able to take it now.
     Agent(UserId),
+    /// Back to this department's queue.
     Department(DepartmentId),
 }
 
+/// What [`Engine::open_room`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedRoom {
+    /// The conversation's inquiry.
+    pub inquiry: Inquiry,
+    /// `false` when the visitor already had an open conversation.
+    pub new_room: bool,
+}
+
 impl<S: Store> Engine<S> {
-    pub fn new(store: S) -> Self {
-        Self::with_config(store, EngineConfig::default())
-    }
-
-    pub fn with_config(store: S, config: EngineConfig) -> Self {
-        Self { store, config }
-    }
-
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
-    }
-
-    pub(crate) fn now(&self) -> Timestamp {
-        self.config.clock.now()
-    }
-
     /// Puts a new inquiry in the queue (status `queued`). Routing releases or assigns it on the
     /// next [`Engine::dispatch`].
     pub fn enqueue(&self, actor: &Actor, new: NewInquiry) -> Result<Inquiry, CoreError> {
@@ -164,13 +104,9 @@ impl<S: Store> Engine<S> {
     }
 
     /// The inquiry and commit that enqueue `new`, checked but not applied.
-    pub(crate) fn plan_enqueue(&self, actor: &Actor, new: &NewInquiry) -> Result<(Inquiry, Commit), CoreError> {
-        if new.name.trim().is_empty() || new.name.chars().count() > MAX_NAME_LEN {
-            return Err(CoreError::invalid("name", format!("must be 1 to {MAX_NAME_LEN} characters")));
-        }
-        if new.message.len() > MAX_MESSAGE_LEN {
-            return Err(CoreError::invalid("message", format!("longer than {MAX_MESSAGE_LEN} bytes")));
-        }
+    fn plan_enqueue(&self, actor: &Actor, new: &NewInquiry) -> Result<(Inquiry, Commit), CoreError> {
+        limits::check_name("name", &new.name)?;
+        limits::check_message("message", &new.message)?;
         if let Some(department) = &new.department {
             let department = self.store.department(department)?.ok_or(CoreError::DepartmentNotFound)?;
             if !department.value.enabled {
@@ -210,6 +146,36 @@ impl<S: Store> Engine<S> {
         Ok((inquiry, commit))
     }
 
+    fn any_agent_available(&self, department: Option<&DepartmentId>) -> Result<bool, CoreError> {
+        Ok(self.store.agents()?.iter().any(|agent| agent.value.can_serve(department)))
+    }
+
+    /// The visitor's open conversation, or a new one whose inquiry enters the queue
+    /// (`GET livechat/room`). Two concurrent calls for one visitor open one room.
+    pub fn open_room(&self, token: &str, room: Option<RoomId>) -> Result<OpenedRoom, CoreError> {
+        self.retry(|| {
+            let visitor = self.store.visitor_by_token(token)?.ok_or(CoreError::VisitorNotFound)?;
+            if let Some(rid) = &visitor.value.open_room {
+                if let Some(inquiry) = self.store.inquiry_by_room(rid)? {
+                    if inquiry.value.status != InquiryStatus::Closed {
+                        return Ok(OpenedRoom { inquiry: inquiry.value, new_room: false });
+                    }
+                }
+            }
+            let name = visitor.value.name.clone().unwrap_or_else(|| visitor.value.username.clone());
+            let mut new = NewInquiry::new(visitor.value.summary(), name);
+            new.department = visitor.value.department.clone();
+            new.room = room.clone();
+            let (inquiry, mut commit) = self.plan_enqueue(&Actor::Visitor(token.to_owned()), &new)?;
+            let mut updated = visitor.value;
+            updated.open_room = Some(inquiry.rid.clone());
+            updated.updated_at = inquiry.ts;
+            commit.writes.push(Write::update(visitor.version, Record::Visitor(updated)));
+            self.store.commit(commit)?;
+            Ok(OpenedRoom { inquiry, new_room: true })
+        })
+    }
+
     /// Releases a queued inquiry to agents (queued → open).
     pub fn release(&self, actor: &Actor, id: &InquiryId) -> Result<Inquiry, CoreError> {
         self.authorize(actor, Permission::ViewLivechatQueue)?;
@@ -233,8 +199,8 @@ impl<S: Store> Engine<S> {
                 reservation: ReservationFilter::Any,
             },
             sort: request.sort,
-            offset: request.offset,
-            limit: request.count.min(MAX_PAGE_SIZE),
+            offset: request.paging.offset,
+            limit: request.paging.limit(),
         };
         Ok(self.store.list_inquiries(&query)?)
     }
@@ -250,13 +216,13 @@ impl<S: Store> Engine<S> {
     }
 
     /// The inquiry of a room (`inquiries.getOne`); `None` when there is none. Needs `view-l-room`.
-    pub fn get_by_room(&self, actor: &Actor, rid: &RoomId) -> Result<Option<Inquiry>, CoreError> {
+    pub fn inquiry_by_room(&self, actor: &Actor, rid: &RoomId) -> Result<Option<Inquiry>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
         Ok(self.store.inquiry_by_room(rid)?.map(|found| found.value))
     }
 
     /// An inquiry by id. Needs `view-l-room`.
-    pub fn get(&self, actor: &Actor, id: &InquiryId) -> Result<Option<Inquiry>, CoreError> {
+    pub fn inquiry(&self, actor: &Actor, id: &InquiryId) -> Result<Option<Inquiry>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
         Ok(self.store.inquiry(id)?.map(|found| found.value))
     }
@@ -364,7 +330,7 @@ impl<S: Store> Engine<S> {
                     self.authorize(actor, needed)?;
                 }
                 Actor::Visitor(token) => {
-                    if &inquiry.value.v.token != token {
+                    if &inquiry.value.visitor.token != token {
                         return Err(CoreError::RoomNotFound);
                     }
                 }
@@ -374,7 +340,7 @@ impl<S: Store> Engine<S> {
             } else {
                 vec![]
             };
-            if let Some(visitor) = self.store.visitor_by_token(&inquiry.value.v.token)? {
+            if let Some(visitor) = self.store.visitor_by_token(&inquiry.value.visitor.token)? {
                 if visitor.value.open_room.as_ref() == Some(rid) {
                     let mut closed = visitor.value;
                     closed.open_room = None;
@@ -389,155 +355,12 @@ impl<S: Store> Engine<S> {
     /// Everything recorded about one inquiry, oldest first. Needs `view-l-room`.
     pub fn history(&self, actor: &Actor, id: &InquiryId) -> Result<Vec<Event>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
-        let query = EventQuery { inquiry: Some(id.clone()), limit: usize::MAX, ..EventQuery::default() };
+        let query = EventQuery { inquiry: Some(id.clone()), ..EventQuery::all() };
         Ok(self.store.events(&query)?)
     }
 
     /// A live feed of everything committed from now on.
     pub fn subscribe(&self) -> Result<Subscription, CoreError> {
         Ok(self.store.subscribe()?)
-    }
-
-    // ---- shared steps -------------------------------------------------------------------------
-
-    /// Applies `transition` and commits it with `extra` writes and one event, all-or-nothing.
-    pub(crate) fn transition(
-        &self,
-        actor: &Actor,
-        inquiry: Versioned<Inquiry>,
-        transition: Transition,
-        extra: Vec<Write>,
-        reason: String,
-    ) -> Result<Inquiry, CoreError> {
-        let now = self.now();
-        let next = machine::apply(&inquiry.value, &transition, now)?;
-        let event = NewEvent {
-            at: now,
-            actor: actor.clone(),
-            inquiry: Some(next.id.clone()),
-            kind: EventKind::Transition {
-                transition: transition.kind(),
-                agent: next.served_by_id().cloned(),
-                previous_agent: inquiry.value.served_by_id().cloned(),
-                department: next.department.clone(),
-                reason,
-            },
-        };
-        let mut writes = vec![Write::update(inquiry.version, Record::Inquiry(next.clone()))];
-        writes.extend(extra);
-        self.store.commit(Commit { writes, events: vec![event] })?;
-        Ok(next)
-    }
-
-    /// Loads the acting user and checks one permission. The system actor may do anything;
-    /// a user id that does not exist is refused like a missing permission.
-    pub(crate) fn authorize(
-        &self,
-        actor: &Actor,
-        permission: Permission,
-    ) -> Result<Option<Versioned<User>>, CoreError> {
-        match actor {
-            Actor::System => Ok(None),
-            Actor::User(id) => {
-                let user = self.store.user(id)?.ok_or(CoreError::Unauthorized { permission })?;
-                if self.config.permissions.allows(&user.value, permission) {
-                    Ok(Some(user))
-                } else {
-                    Err(CoreError::Unauthorized { permission })
-                }
-            }
-            Actor::Visitor(_) => Err(CoreError::Unauthorized { permission }),
-        }
-    }
-
-    /// Whether `user` holds `permission` under this engine's policy.
-    pub fn allows(&self, user: &User, permission: Permission) -> bool {
-        self.config.permissions.allows(user, permission)
-    }
-
-    /// The chat limit that applies to `agent` for a conversation of `department`; 0 = none.
-    pub fn chat_limit(&self, agent: &Agent, department: Option<&DepartmentId>) -> Result<u32, CoreError> {
-        if agent.max_chats > 0 {
-            return Ok(agent.max_chats);
-        }
-        let department = match department {
-            Some(id) => self.store.department(id)?.map(|d| d.value),
-            None => None,
-        };
-        Ok(self.limit_with(agent, department.as_ref()))
-    }
-
-    /// [`Engine::chat_limit`] with the department already read: agent, else department, else
-    /// global.
-    pub(crate) fn limit_with(&self, agent: &Agent, department: Option<&Department>) -> u32 {
-        [agent.max_chats, department.map_or(0, |d| d.max_chats_per_agent), self.config.routing.max_chats_per_agent]
-            .into_iter()
-            .find(|&limit| limit > 0)
-            .unwrap_or(0)
-    }
-
-    /// Available and within capacity for one more conversation of `department`.
-    pub(crate) fn check_can_serve(&self, agent: &Agent, department: Option<&DepartmentId>) -> Result<(), CoreError> {
-        if agent.availability != AgentAvailability::Available {
-            return Err(CoreError::AgentNotAvailable);
-        }
-        let limit = self.chat_limit(agent, department)?;
-        if limit > 0 && agent.active_chats >= limit {
-            return Err(CoreError::AgentAtCapacity { limit });
-        }
-        Ok(())
-    }
-
-    pub(crate) fn served_by(&self, agent: &Agent) -> ServedBy {
-        ServedBy { id: agent.id.clone(), username: agent.username.clone(), ts: self.now() }
-    }
-
-    /// The agent after one more conversation was assigned to it.
-    pub(crate) fn with_assignment(&self, mut agent: Agent) -> Agent {
-        let now = self.now();
-        agent.active_chats += 1;
-        agent.assigned_total += 1;
-        agent.last_routed_at = Some(now);
-        agent.updated_at = now;
-        agent
-    }
-
-    /// The write that frees the serving agent's slot, if the agent still exists.
-    pub(crate) fn release_agent_writes(&self, inquiry: &Inquiry) -> Result<Vec<Write>, CoreError> {
-        let Some(agent_id) = inquiry.served_by_id() else { return Ok(vec![]) };
-        let Some(agent) = self.store.agent(agent_id)? else { return Ok(vec![]) };
-        let mut freed = agent.value;
-        freed.active_chats = freed.active_chats.saturating_sub(1);
-        freed.updated_at = self.now();
-        Ok(vec![Write::update(agent.version, Record::Agent(freed))])
-    }
-
-    fn any_agent_available(&self, department: Option<&DepartmentId>) -> Result<bool, CoreError> {
-        Ok(self.store.agents()?.iter().any(|agent| {
-            agent.value.availability == AgentAvailability::Available
-                && department.is_none_or(|d| agent.value.departments.contains(d))
-        }))
-    }
-
-    /// Runs `attempt` until it does not lose a race: a version conflict means someone else
-    /// changed what it read, so it reads again. Backs off to let the winner finish.
-    pub(crate) fn retry<T>(&self, mut attempt: impl FnMut() -> Result<T, CoreError>) -> Result<T, CoreError> {
-        for round in 0..self.config.max_commit_attempts {
-            match attempt() {
-                Err(CoreError::Store(StoreError::Conflict { .. })) => backoff(round),
-                other => return other,
-            }
-        }
-        Err(CoreError::Contention)
-    }
-}
-
-fn backoff(round: u32) {
-    if round < 3 {
-        std::thread::yield_now();
-    } else {
-        // Up to ~1 ms, randomised so that colliding writers spread out.
-        let ceiling = 1u64 << round.min(10);
-        std::thread::sleep(Duration::from_micros(rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling)));
     }
 }

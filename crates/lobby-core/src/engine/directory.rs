@@ -2,45 +2,72 @@
 
 use std::collections::BTreeSet;
 
-use crate::engine::{Engine, NewInquiry, MAX_NAME_LEN, MAX_PAGE_SIZE};
 use crate::event::{Actor, EventKind, NewEvent};
-use crate::ids::{DepartmentId, RoomId, UserId, VisitorId};
-use crate::model::{Agent, AgentAvailability, Department, Inquiry, InquiryStatus, Role, User, Visitor, VisitorStatus};
+use crate::ids::{DepartmentId, UserId, VisitorId};
+use crate::limits::{self, MAX_LOGIN_TOKENS};
+use crate::model::{Agent, AgentAvailability, Department, Role, User, Visitor, VisitorStatus};
 use crate::permissions::Permission;
-use crate::query::Page;
+use crate::query::{Page, Paging};
 use crate::store::{Commit, Record, RecordKey, Store, StoreError, StoreExt, UniqueKey, Write};
+use crate::time::Timestamp;
 use crate::CoreError;
 
-/// Most login tokens kept per user; the oldest is dropped beyond this.
-pub const MAX_LOGIN_TOKENS: usize = 50;
+use super::Engine;
 
 /// A user to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
+    /// Unique regardless of case; Rocket.Chat's character set.
     pub username: String,
+    /// Display name.
     pub name: String,
+    /// Unique regardless of case, when given.
     pub email: Option<String>,
     /// PHC-format hash; the embedder hashes (the core does no crypto).
     pub password_hash: Option<String>,
+    /// Its roles; none means `user`.
     pub roles: BTreeSet<Role>,
     /// `false` creates a deactivated user: it holds no permission and cannot sign in.
     pub active: bool,
 }
 
+impl NewUser {
+    /// An active user with these roles and no email or password.
+    pub fn new(username: impl Into<String>, name: impl Into<String>, roles: impl IntoIterator<Item = Role>) -> Self {
+        Self {
+            username: username.into(),
+            name: name.into(),
+            email: None,
+            password_hash: None,
+            roles: roles.into_iter().collect(),
+            active: true,
+        }
+    }
+}
+
 /// A department's settings, for create and update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepartmentSettings {
+    /// Unique regardless of case.
     pub name: String,
+    /// A disabled department takes no new conversations.
     pub enabled: bool,
+    /// Free text.
     pub description: String,
+    /// The department's contact address.
     pub email: String,
+    /// Offered to visitors when they register (`showOnRegistration`).
     pub show_on_registration: bool,
+    /// Offered on the offline form (`showOnOfflineForm`).
     pub show_on_offline_form: bool,
+    /// Per-agent chat limit for its conversations; 0 = none.
     pub max_chats_per_agent: u32,
+    /// Where conversations go when no agent of this department can take them.
     pub fallback: Option<DepartmentId>,
 }
 
 impl DepartmentSettings {
+    /// An enabled department with default settings.
     pub fn named(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -58,38 +85,35 @@ impl DepartmentSettings {
 /// Changes to an agent; `None` leaves a field as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentUpdate {
+    /// The agent's own chat limit; 0 = none.
     pub max_chats: Option<u32>,
+    /// The departments it serves (replacing the current set).
     pub departments: Option<BTreeSet<DepartmentId>>,
 }
 
 /// A visitor's details (`livechat/visitor`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VisitorDetails {
+    /// The token its widget holds: the visitor's identity.
     pub token: String,
+    /// Display name.
     pub name: Option<String>,
+    /// Contact address.
     pub email: Option<String>,
     /// A department id or name.
     pub department: Option<String>,
 }
 
-/// What [`Engine::open_room`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenedRoom {
-    pub inquiry: Inquiry,
-    /// `false` when the visitor already had an open conversation.
-    pub new_room: bool,
-}
-
 impl<S: Store> Engine<S> {
     /// Creates a user. Needs `create-user`. Usernames and emails are unique regardless of case.
+    /// A user with the `livechat-agent` role gets its (available) agent profile in the same
+    /// commit: granting the role was authorised by `create-user`.
     pub fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User, CoreError> {
         self.authorize(actor, Permission::CreateUser)?;
-        validate_username(&new.username)?;
-        validate_text("name", &new.name)?;
+        limits::check_username(&new.username)?;
+        limits::check_name("name", &new.name)?;
         if let Some(email) = &new.email {
-            if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-                return Err(CoreError::invalid("email", "not an email address"));
-            }
+            limits::check_email(email)?;
         }
         let now = self.now();
         let user = User {
@@ -104,14 +128,19 @@ impl<S: Store> Engine<S> {
             created_at: now,
             updated_at: now,
         };
-        let event = NewEvent {
+        let mut writes = vec![Write::create(Record::User(user.clone()))];
+        let mut events = vec![NewEvent {
             at: now,
             actor: actor.clone(),
             inquiry: None,
             kind: EventKind::UserCreated { user: user.id.clone() },
-        };
-        let commit = Commit { writes: vec![Write::create(Record::User(user.clone()))], events: vec![event] };
-        self.store.commit(commit).map_err(already_in_use)?;
+        }];
+        if user.has_role(Role::LIVECHAT_AGENT) {
+            let agent = Agent::new(user.id.clone(), user.username.clone(), now);
+            events.push(agent_event(actor, now, &agent));
+            writes.push(Write::create(Record::Agent(agent)));
+        }
+        self.store.commit(Commit { writes, events }).map_err(already_in_use)?;
         Ok(user)
     }
 
@@ -184,17 +213,7 @@ impl<S: Store> Engine<S> {
             let mut updated = user.value.clone();
             updated.roles.insert(Role::livechat_agent());
             updated.updated_at = now;
-            let agent = Agent {
-                id: user.value.id.clone(),
-                username: user.value.username.clone(),
-                availability: AgentAvailability::Available,
-                departments: BTreeSet::new(),
-                max_chats: 0,
-                active_chats: 0,
-                assigned_total: 0,
-                last_routed_at: None,
-                updated_at: now,
-            };
+            let agent = Agent::new(user.value.id.clone(), user.value.username.clone(), now);
             let event = agent_event(actor, now, &agent);
             self.store.commit(Commit {
                 writes: vec![
@@ -302,11 +321,11 @@ impl<S: Store> Engine<S> {
     }
 
     /// A page of agents by username. Needs `view-livechat-manager`.
-    pub fn list_agents(&self, actor: &Actor, offset: usize, count: usize) -> Result<Page<Agent>, CoreError> {
+    pub fn list_agents(&self, actor: &Actor, paging: Paging) -> Result<Page<Agent>, CoreError> {
         self.authorize(actor, Permission::ViewLivechatManager)?;
         let mut agents: Vec<Agent> = self.store.agents()?.into_iter().map(|a| a.value).collect();
         agents.sort_by(|a, b| a.username.cmp(&b.username).then_with(|| a.id.cmp(&b.id)));
-        Ok(paginate(agents, offset, count))
+        Ok(paging.page(agents))
     }
 
     /// Creates a department with its agents (`livechat/department`). Needs
@@ -372,7 +391,7 @@ impl<S: Store> Engine<S> {
     }
 
     fn department_from(&self, id: DepartmentId, settings: &DepartmentSettings) -> Result<Department, CoreError> {
-        validate_text("name", &settings.name)?;
+        limits::check_name("name", &settings.name)?;
         if let Some(fallback) = &settings.fallback {
             if fallback == &id {
                 return Err(CoreError::invalid("fallbackForwardDepartment", "a department cannot fall back to itself"));
@@ -380,8 +399,6 @@ impl<S: Store> Engine<S> {
             self.store.department(fallback)?.ok_or(CoreError::DepartmentNotFound)?;
         }
         Ok(Department {
-            id,
-            name: settings.name.clone(),
             enabled: settings.enabled,
             description: settings.description.clone(),
             email: settings.email.clone(),
@@ -389,24 +406,24 @@ impl<S: Store> Engine<S> {
             show_on_offline_form: settings.show_on_offline_form,
             max_chats_per_agent: settings.max_chats_per_agent,
             fallback: settings.fallback.clone(),
-            updated_at: self.now(),
+            ..Department::new(id, settings.name.clone(), self.now())
         })
     }
 
     /// A page of departments by name. Needs `view-l-room`.
-    pub fn list_departments(&self, actor: &Actor, offset: usize, count: usize) -> Result<Page<Department>, CoreError> {
+    pub fn list_departments(&self, actor: &Actor, paging: Paging) -> Result<Page<Department>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
         let mut departments: Vec<Department> = self.store.departments()?.into_iter().map(|d| d.value).collect();
         departments.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-        Ok(paginate(departments, offset, count))
+        Ok(paging.page(departments))
     }
 
     /// Registers a visitor, or updates the one with this token (`livechat/visitor`).
     pub fn register_visitor(&self, details: &VisitorDetails) -> Result<Visitor, CoreError> {
-        validate_token(&details.token)?;
+        limits::check_token(&details.token)?;
         for (field, value) in [("name", &details.name), ("email", &details.email)] {
             if let Some(value) = value {
-                validate_text(field, value)?;
+                limits::check_name(field, value)?;
             }
         }
         let department = match &details.department {
@@ -447,39 +464,13 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    /// The visitor's open conversation, or a new one whose inquiry enters the queue
-    /// (`GET livechat/room`). Two concurrent calls for one visitor open one room.
-    pub fn open_room(&self, token: &str, room: Option<RoomId>) -> Result<OpenedRoom, CoreError> {
-        self.retry(|| {
-            let visitor = self.store.visitor_by_token(token)?.ok_or(CoreError::VisitorNotFound)?;
-            if let Some(rid) = &visitor.value.open_room {
-                if let Some(inquiry) = self.store.inquiry_by_room(rid)? {
-                    if inquiry.value.status != InquiryStatus::Closed {
-                        return Ok(OpenedRoom { inquiry: inquiry.value, new_room: false });
-                    }
-                }
-            }
-            let name = visitor.value.name.clone().unwrap_or_else(|| visitor.value.username.clone());
-            let mut new = NewInquiry::new(visitor.value.summary(), name);
-            new.department = visitor.value.department.clone();
-            new.room = room.clone();
-            let (inquiry, mut commit) = self.plan_enqueue(&Actor::Visitor(token.to_owned()), &new)?;
-            let mut updated = visitor.value;
-            updated.open_room = Some(inquiry.rid.clone());
-            updated.updated_at = inquiry.ts;
-            commit.writes.push(Write::update(visitor.version, Record::Visitor(updated)));
-            self.store.commit(commit)?;
-            Ok(OpenedRoom { inquiry, new_room: true })
-        })
-    }
-
     /// A visitor by token, for the embedder.
     pub fn visitor_by_token(&self, token: &str) -> Result<Option<Visitor>, CoreError> {
         Ok(self.store.visitor_by_token(token)?.map(|v| v.value))
     }
 }
 
-fn agent_event(actor: &Actor, now: crate::time::Timestamp, agent: &Agent) -> NewEvent {
+fn agent_event(actor: &Actor, now: Timestamp, agent: &Agent) -> NewEvent {
     NewEvent {
         at: now,
         actor: actor.clone(),
@@ -503,36 +494,4 @@ fn already_in_use(error: StoreError) -> CoreError {
         }
         other => CoreError::Store(other),
     }
-}
-
-fn paginate<T>(items: Vec<T>, offset: usize, count: usize) -> Page<T> {
-    let total = items.len();
-    let items = items.into_iter().skip(offset).take(count.min(MAX_PAGE_SIZE)).collect();
-    Page { items, total }
-}
-
-/// Rocket.Chat's default `UTF8_User_Names_Validation`: `[0-9a-zA-Z-_.]+`.
-fn validate_username(username: &str) -> Result<(), CoreError> {
-    let ok = !username.is_empty()
-        && username.len() <= 64
-        && username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(CoreError::invalid("username", "use 1 to 64 letters, digits, '-', '_' or '.'"))
-    }
-}
-
-fn validate_text(field: &'static str, value: &str) -> Result<(), CoreError> {
-    if value.trim().is_empty() || value.chars().count() > MAX_NAME_LEN {
-        return Err(CoreError::invalid(field, format!("must be 1 to {MAX_NAME_LEN} characters")));
-    }
-    Ok(())
-}
-
-fn validate_token(token: &str) -> Result<(), CoreError> {
-    if token.is_empty() || token.len() > 256 || token.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(CoreError::invalid("token", "must be 1 to 256 visible characters"));
-    }
-    Ok(())
 }

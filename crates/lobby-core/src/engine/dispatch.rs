@@ -1,0 +1,433 @@
+//! Routing many conversations at once: dispatch (release and assign in queue order), an agent's
+//! own queue, and where a waiting conversation stands. The policy — who may take what, and whom
+//! each method picks — is [`crate::routing`]'s; this module reads, asks it, and commits.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::event::{Actor, EventKind, NewEvent, RoutingDecision};
+use crate::ids::{DepartmentId, InquiryId, UserId};
+use crate::machine::{self, Transition, TransitionKind};
+use crate::model::{Agent, Inquiry, InquiryStatus};
+use crate::permissions::Permission;
+use crate::query::{DepartmentFilter, Direction, InquiryFilter, InquiryQuery, InquirySort, Page, Paging};
+use crate::query::{ReservationFilter, SortField, StatusSet};
+use crate::routing::Candidate;
+use crate::store::{Commit, Record, Store, StoreError, StoreExt, Versioned, Write};
+use crate::CoreError;
+
+use super::Engine;
+
+/// What one [`Engine::dispatch`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    /// Queued inquiries released to agents (queued → open) without an agent.
+    pub released: usize,
+    /// Inquiries assigned to an agent.
+    pub assigned: usize,
+    /// Waiting inquiries that no agent could take.
+    pub unassigned: usize,
+}
+
+/// Where a waiting inquiry stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePosition {
+    /// 1 = next to be served, among waiting inquiries of the same department.
+    pub position: usize,
+    /// See [`Engine::queue_position`] for the formula; `None` when there is no data to base it on.
+    pub estimated_wait: Option<Duration>,
+}
+
+/// Which agent's queue, and which page of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueRequest {
+    /// Whose queue; `None` for the acting user's own.
+    pub agent: Option<UserId>,
+    /// Narrow to one of the agent's departments (id or name).
+    pub department: Option<String>,
+    /// `None` for the configured queue order.
+    pub sort: Option<InquirySort>,
+    /// Which page.
+    pub paging: Paging,
+}
+
+/// Inquiries handled per listing batch during dispatch.
+const DISPATCH_BATCH: usize = 100;
+
+/// What dispatch does with a waiting inquiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DispatchMode {
+    /// Manual selection: release queued inquiries so agents can take them.
+    ReleaseOnly,
+    /// An automatic method: assign to an agent, else release.
+    Assign,
+}
+
+impl<S: Store> Engine<S> {
+    /// Releases queued inquiries and, under an auto routing method, assigns waiting ones in queue
+    /// order. Each release or assignment is its own atomic commit, so any number of threads or
+    /// servers may dispatch at once: an inquiry is assigned at most once and no agent goes over
+    /// its limit. Needs `view-livechat-queue`.
+    pub fn dispatch(&self, actor: &Actor) -> Result<DispatchReport, CoreError> {
+        self.authorize(actor, Permission::ViewLivechatQueue)?;
+        let mut report = DispatchReport::default();
+        let mode = if self.config.routing.method.assigns() { DispatchMode::Assign } else { DispatchMode::ReleaseOnly };
+        let statuses = match mode {
+            DispatchMode::Assign => StatusSet::waiting(),
+            DispatchMode::ReleaseOnly => StatusSet::only(InquiryStatus::Queued),
+        };
+        // Inquiries that stay waiting keep their place, so the next batch starts after them.
+        let mut skip = 0;
+        // Read once and kept current from our own commits; reloaded after a lost race.
+        let mut agents = AgentCache::default();
+        loop {
+            let query = InquiryQuery {
+                filter: InquiryFilter {
+                    statuses,
+                    departments: DepartmentFilter::Any,
+                    reservation: ReservationFilter::Any,
+                },
+                sort: self.config.routing.queue_order.sort(),
+                offset: skip,
+                limit: DISPATCH_BATCH,
+            };
+            let batch = self.store.list_inquiries(&query)?.items;
+            if batch.is_empty() {
+                return Ok(report);
+            }
+            for inquiry in &batch {
+                match self.route_one(actor, &inquiry.id, mode, &mut agents)? {
+                    Routed::Assigned => report.assigned += 1,
+                    Routed::Released => {
+                        report.released += 1;
+                        if mode == DispatchMode::Assign {
+                            report.unassigned += 1;
+                            skip += 1;
+                        }
+                    }
+                    Routed::StillWaiting => {
+                        report.unassigned += 1;
+                        skip += 1;
+                    }
+                    Routed::Gone => {}
+                }
+            }
+        }
+    }
+
+    /// Routes one inquiry: assign it if an agent can take it, else release it if queued.
+    fn route_one(
+        &self,
+        actor: &Actor,
+        id: &InquiryId,
+        mode: DispatchMode,
+        agents: &mut AgentCache,
+    ) -> Result<Routed, CoreError> {
+        self.retry(|| {
+            let Some(inquiry) = self.store.inquiry(id)? else { return Ok(Routed::Gone) };
+            if !inquiry.value.status.is_waiting() {
+                return Ok(Routed::Gone);
+            }
+            if mode == DispatchMode::Assign {
+                if let Some(assignment) = self.pick_agent(&inquiry.value, agents.get(&self.store)?)? {
+                    let outcome = self.commit_assignment(actor, inquiry, assignment);
+                    match &outcome {
+                        Ok(assigned) => agents.update(assigned.clone()),
+                        // An agent may have changed under us: read them all again.
+                        Err(CoreError::Store(StoreError::Conflict { .. })) => agents.invalidate(),
+                        Err(_) => {}
+                    }
+                    outcome?;
+                    return Ok(Routed::Assigned);
+                }
+            }
+            if inquiry.value.status == InquiryStatus::Queued {
+                let reason = match mode {
+                    DispatchMode::Assign => "no agent can take it now",
+                    DispatchMode::ReleaseOnly => "manual selection",
+                };
+                self.transition(actor, inquiry, Transition::Release, vec![], reason.to_owned())?;
+                return Ok(Routed::Released);
+            }
+            Ok(Routed::StillWaiting)
+        })
+    }
+
+    /// The agent routing would give `inquiry` to now: its reserved agent if that one can take
+    /// it, else the method's choice among the department's agents, else along the department's
+    /// fallback chain.
+    fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
+        let routing = &self.config.routing;
+        if let Some(reserved) = &inquiry.default_agent {
+            if let Some(agent) = agents.iter().find(|a| a.value.id == reserved.agent_id) {
+                if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
+                    let limit = self.chat_limit(&agent.value, inquiry.department.as_ref())?;
+                    return Ok(Some(Assignment {
+                        agent: agent.clone(),
+                        department: inquiry.department.clone(),
+                        decision: self.decision(
+                            &agent.value,
+                            inquiry.department.clone(),
+                            vec![],
+                            limit,
+                            "reserved agent",
+                        ),
+                    }));
+                }
+            }
+        }
+        let mut department = inquiry.department.clone();
+        let mut visited = BTreeSet::new();
+        loop {
+            // A department that no longer exists ends the search, as would the end of the chain.
+            let settings = self.department_record(department.as_ref())?;
+            if department.is_some() && settings.is_none() {
+                return Ok(None);
+            }
+            let candidates = routing.candidates(agents.iter().map(|a| &a.value), settings.as_ref());
+            if let Some((index, reason)) = routing.method.choose(inquiry, &candidates) {
+                let chosen = &candidates[index];
+                if let Some(versioned) = agents.iter().find(|a| a.value.id == chosen.agent.id) {
+                    let loads = candidates.iter().map(Candidate::load).collect();
+                    let reason = match department != inquiry.department {
+                        true => format!("{reason}; department fallback"),
+                        false => reason,
+                    };
+                    return Ok(Some(Assignment {
+                        decision: self.decision(&chosen.agent, department.clone(), loads, chosen.limit, &reason),
+                        agent: versioned.clone(),
+                        department,
+                    }));
+                }
+            }
+            let Some(current) = department else { return Ok(None) };
+            visited.insert(current);
+            match settings.and_then(|s| s.fallback) {
+                Some(next) if !visited.contains(&next) => department = Some(next),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    fn decision(
+        &self,
+        agent: &Agent,
+        department: Option<DepartmentId>,
+        candidates: Vec<(UserId, u32, u32)>,
+        limit: u32,
+        reason: &str,
+    ) -> RoutingDecision {
+        RoutingDecision {
+            strategy: self.config.routing.method.name().to_owned(),
+            agent: agent.id.clone(),
+            department,
+            candidates,
+            reason: format!("{reason}; {} of {} chats in use", agent.active_chats, limit_text(limit)),
+        }
+    }
+
+    fn commit_assignment(
+        &self,
+        actor: &Actor,
+        inquiry: Versioned<Inquiry>,
+        assignment: Assignment,
+    ) -> Result<Versioned<Agent>, CoreError> {
+        let now = self.now();
+        let mut current = inquiry.value.clone();
+        current.department = assignment.department.clone();
+        let served = self.served_by(&assignment.agent.value);
+        let assigned = machine::apply(&current, &Transition::Assign { agent: served }, now)?;
+        let agent = self.with_assignment(assignment.agent.value);
+        let routed = NewEvent {
+            at: now,
+            actor: actor.clone(),
+            inquiry: Some(assigned.id.clone()),
+            kind: EventKind::Routed(assignment.decision),
+        };
+        let transition = NewEvent {
+            at: now,
+            actor: actor.clone(),
+            inquiry: Some(assigned.id.clone()),
+            kind: EventKind::Transition {
+                transition: TransitionKind::Assign,
+                agent: Some(agent.id.clone()),
+                previous_agent: None,
+                department: assigned.department.clone(),
+                reason: String::new(),
+            },
+        };
+        let receipt = self.store.commit(Commit {
+            writes: vec![
+                Write::update(inquiry.version, Record::Inquiry(assigned)),
+                Write::update(assignment.agent.version, Record::Agent(agent.clone())),
+            ],
+            events: vec![routed, transition],
+        })?;
+        Ok(Versioned { version: receipt.versions[1], value: agent })
+    }
+
+    /// What an agent may take now (`inquiries.queuedForUser`): open inquiries of its departments
+    /// and of the public queue (no department), minus those reserved for other agents, in queue
+    /// order unless another sort is asked for. An agent sees its own queue with `view-l-room`;
+    /// another's needs `view-livechat-manager`.
+    pub fn queued_for_user(&self, actor: &Actor, request: &QueueRequest) -> Result<Page<Inquiry>, CoreError> {
+        let agent_id = match (&request.agent, actor) {
+            (Some(agent), Actor::User(me)) if agent == me => agent.clone(),
+            (Some(agent), _) => {
+                self.authorize(actor, Permission::ViewLivechatManager)?;
+                agent.clone()
+            }
+            (None, Actor::User(me)) => me.clone(),
+            (None, _) => return Err(CoreError::InvalidUser),
+        };
+        self.authorize(actor, Permission::ViewLRoom)?;
+        let agent = self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?.value;
+        let mut departments: BTreeSet<Option<DepartmentId>> = agent.departments.iter().cloned().map(Some).collect();
+        departments.insert(None);
+        if let Some(text) = &request.department {
+            let department = self.resolve_department(text)?;
+            if !agent.departments.contains(&department.id) {
+                return Err(CoreError::Unauthorized { permission: Permission::ViewLivechatManager });
+            }
+            departments = BTreeSet::from([Some(department.id)]);
+        }
+        let query = InquiryQuery {
+            filter: InquiryFilter {
+                statuses: StatusSet::only(InquiryStatus::Open),
+                departments: DepartmentFilter::In(departments),
+                reservation: ReservationFilter::AvailableTo(agent_id),
+            },
+            sort: request.sort.unwrap_or_else(|| self.config.routing.queue_order.sort()),
+            offset: request.paging.offset,
+            limit: request.paging.limit(),
+        };
+        Ok(self.store.list_inquiries(&query)?)
+    }
+
+    /// Where a waiting inquiry stands in its department's queue, and how long it may wait.
+    ///
+    /// Position: 1 + the waiting (queued or open) inquiries of the same department ahead of it in
+    /// queue order, in O(log n) on stores with counted indexes.
+    ///
+    /// Estimated wait, from data only: let `h` be the mean handling time (taken → closed) of the
+    /// most recently closed conversations of that department
+    /// ([`RoutingConfig::wait_estimate_sample`](crate::RoutingConfig::wait_estimate_sample)),
+    /// `slots` the total chat capacity of available agents who serve it and `free` the unused part.
+    /// Inquiries up to `free` wait 0; beyond that, every `slots` conversations ahead take about
+    /// `h`: `wait = ceil((position - free) / slots) × h`. An agent without a limit makes the wait 0.
+    /// `None` when no agent is available or no conversation was closed yet.
+    pub fn queue_position(&self, actor: &Actor, id: &InquiryId) -> Result<QueuePosition, CoreError> {
+        self.authorize(actor, Permission::ViewLRoom)?;
+        let inquiry = self.store.inquiry(id)?.ok_or(CoreError::InquiryNotFound)?.value;
+        if !inquiry.status.is_waiting() {
+            return Err(CoreError::IllegalTransition { from: inquiry.status, transition: TransitionKind::Assign });
+        }
+        let filter = InquiryFilter {
+            statuses: StatusSet::waiting(),
+            departments: DepartmentFilter::In(BTreeSet::from([inquiry.department.clone()])),
+            reservation: ReservationFilter::Any,
+        };
+        let ahead = self
+            .store
+            .count_before(&filter, self.config.routing.queue_order.sort(), id)?
+            .ok_or(CoreError::InquiryNotFound)?;
+        let position = ahead + 1;
+        Ok(QueuePosition { position, estimated_wait: self.estimate_wait(&inquiry, position)? })
+    }
+
+    fn estimate_wait(&self, inquiry: &Inquiry, position: usize) -> Result<Option<Duration>, CoreError> {
+        let department = self.department_record(inquiry.department.as_ref())?;
+        let mut slots = 0u64;
+        let mut free = 0u64;
+        for agent in self.store.agents()? {
+            let agent = &agent.value;
+            if !agent.can_serve(inquiry.department.as_ref()) {
+                continue;
+            }
+            let limit = self.config.routing.chat_limit(agent, department.as_ref());
+            if limit == 0 {
+                return Ok(Some(Duration::ZERO));
+            }
+            slots += u64::from(limit);
+            free += u64::from(limit.saturating_sub(agent.active_chats));
+        }
+        if slots == 0 {
+            return Ok(None);
+        }
+        if position as u64 <= free {
+            return Ok(Some(Duration::ZERO));
+        }
+        let Some(mean) = self.mean_handling_time(inquiry.department.as_ref())? else { return Ok(None) };
+        let rounds = (position as u64 - free).div_ceil(slots);
+        Ok(Some(mean * u32::try_from(rounds).unwrap_or(u32::MAX)))
+    }
+
+    /// Mean taken → closed time of the most recently closed conversations of a department.
+    fn mean_handling_time(&self, department: Option<&DepartmentId>) -> Result<Option<Duration>, CoreError> {
+        let query = InquiryQuery {
+            filter: InquiryFilter {
+                statuses: StatusSet::only(InquiryStatus::Closed),
+                departments: DepartmentFilter::In(BTreeSet::from([department.cloned()])),
+                reservation: ReservationFilter::Any,
+            },
+            sort: InquirySort { field: SortField::UpdatedAt, direction: Direction::Descending },
+            offset: 0,
+            limit: self.config.routing.wait_estimate_sample,
+        };
+        let closed = self.store.list_inquiries(&query)?.items;
+        let durations: Vec<u64> =
+            closed.iter().filter_map(|i| i.taken_at.map(|taken| i.updated_at.millis_since(taken))).collect();
+        if durations.is_empty() {
+            return Ok(None);
+        }
+        let mean = durations.iter().sum::<u64>() / durations.len() as u64;
+        Ok(Some(Duration::from_millis(mean)))
+    }
+}
+
+fn limit_text(limit: u32) -> String {
+    if limit == 0 {
+        "unlimited".to_owned()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// The agents as dispatch last saw them.
+#[derive(Default)]
+struct AgentCache {
+    agents: Option<Vec<Versioned<Agent>>>,
+}
+
+impl AgentCache {
+    fn get(&mut self, store: &impl Store) -> Result<&[Versioned<Agent>], CoreError> {
+        if self.agents.is_none() {
+            self.agents = Some(store.agents()?);
+        }
+        Ok(self.agents.as_deref().unwrap_or_default())
+    }
+
+    fn update(&mut self, agent: Versioned<Agent>) {
+        if let Some(slot) = self.agents.iter_mut().flatten().find(|a| a.value.id == agent.value.id) {
+            *slot = agent;
+        }
+    }
+
+    fn invalidate(&mut self) {
+        self.agents = None;
+    }
+}
+
+struct Assignment {
+    agent: Versioned<Agent>,
+    /// The department the inquiry is served in (differs from its own after a fallback).
+    department: Option<DepartmentId>,
+    decision: RoutingDecision,
+}
+
+enum Routed {
+    Assigned,
+    Released,
+    StillWaiting,
+    Gone,
+}

@@ -1,0 +1,37 @@
+//! Everything the server tests share: who signs in, a real server and an HTTP client
+//! ([`client`]), a seeded fixture and store snapshots ([`fixture`]), raw requests and the
+//! envelope rules ([`raw`]), and the fuzzer's corpus format ([`corpus`]).
+
+#![allow(dead_code)]
+
+pub mod client;
+pub mod corpus;
+pub mod fixture;
+pub mod raw;
+
+use lobby_core::{Actor, NewUser, Role};
+use lobby_server::auth::new_login_token;
+use lobby_server::AppState;
+
+/// The password of every test user.
+pub const PASSWORD: &str = "correct horse";
+
+/// Someone signed in: the headers of authenticated calls.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user_id: String,
+    pub token: String,
+}
+
+/// Creates a user (and, for `livechat-agent`, its agent profile) directly in the engine — there
+/// is no user before the first admin — and signs it in.
+pub fn sign_up(state: &AppState, username: &str, roles: &[&str]) -> Login {
+    let roles = roles.iter().map(|r| Role::new(*r).unwrap());
+    let mut new = NewUser::new(username, format!("{username} name"), roles);
+    new.email = Some(format!("{username}@example.com"));
+    new.password_hash = Some(state.passwords().hash(PASSWORD));
+    let user = state.engine().create_user(&Actor::System, new).expect("user created");
+    let (token, hash) = new_login_token();
+    state.engine().add_login_token(&user.id, hash).unwrap();
+    Login { user_id: user.id.to_string(), token }
+}

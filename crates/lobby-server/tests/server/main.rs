@@ -1,0 +1,9 @@
+//! The server's tests, in one binary: end-to-end over HTTP ([`api`]), the bad-input sweep over
+//! raw sockets ([`bad_input`]), the `--demo` binary run ([`demo`]), and the fuzzer ([`fuzz`]).
+//! [`helpers`] holds what they share.
+
+mod api;
+mod bad_input;
+mod demo;
+mod fuzz;
+mod helpers;
