@@ -1,9 +1,10 @@
-//! Builders for the records and engines the cases use.
+//! Builders for the records and engines the cases use, and the one way cases race threads.
+
+use std::sync::Barrier;
 
 use lobby_core::{
-    Actor, Agent, AgentAvailability, DepartmentId, Engine, EngineConfig, Inquiry, InquiryId, InquiryStatus,
-    PriorityWeight, Record, Role, RoomId, ServedBy, Store, Timestamp, User, UserId, VisitorId, VisitorStatus,
-    VisitorSummary,
+    Actor, Agent, AgentUpdate, DepartmentId, Engine, EngineConfig, Inquiry, InquiryId, InquiryStatus, NewInquiry,
+    NewUser, PriorityWeight, Record, Role, RoomId, ServedBy, Store, Timestamp, User, UserId, VisitorId, VisitorSummary,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -13,13 +14,30 @@ pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
+/// Runs `work(thread)` on `threads` threads released together by one barrier, and returns what
+/// each returned, in thread order. A panic in any of them fails the caller with its message.
+pub fn race<T: Send>(threads: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (barrier, work) = (&barrier, &work);
+                scope.spawn(move || {
+                    barrier.wait();
+                    work(thread)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// The visitor of conversation `n`: `visitor{n}`, `guest-{n}`, `token-{n}`.
 pub fn visitor(n: usize) -> VisitorSummary {
-    VisitorSummary {
-        id: VisitorId::new(format!("visitor{n}")).unwrap(),
-        username: format!("guest-{n}"),
-        token: format!("token-{n}"),
-        status: VisitorStatus::Online,
-    }
+    VisitorSummary::new(VisitorId::new(format!("visitor{n}")).unwrap(), format!("guest-{n}"), format!("token-{n}"))
 }
 
 /// An inquiry with every sortable field drawn from a small range, so ties are common.
@@ -50,6 +68,7 @@ pub fn random_inquiry(n: usize, rng: &mut StdRng) -> Inquiry {
     }
 }
 
+/// A user record with the agent role and an email.
 pub fn user(id: &str, username: &str) -> User {
     User {
         id: UserId::new(id).unwrap(),
@@ -65,20 +84,12 @@ pub fn user(id: &str, username: &str) -> User {
     }
 }
 
+/// An available agent record with no limit.
 pub fn agent_record(id: &str) -> Agent {
-    Agent {
-        id: UserId::new(id).unwrap(),
-        username: id.into(),
-        availability: AgentAvailability::Available,
-        departments: Default::default(),
-        max_chats: 0,
-        active_chats: 0,
-        assigned_total: 0,
-        last_routed_at: None,
-        updated_at: Timestamp::EPOCH,
-    }
+    Agent::new(UserId::new(id).unwrap(), id, Timestamp::EPOCH)
 }
 
+/// The record of `inquiry`.
 pub fn inquiry_record(inquiry: &Inquiry) -> Record {
     Record::Inquiry(inquiry.clone())
 }
@@ -88,28 +99,16 @@ pub fn engine<S: Store>(store: S) -> Engine<S> {
     Engine::with_config(store, EngineConfig::default())
 }
 
-/// Creates `count` available agents (users with the agent role) named `agent0`, `agent1`, …
-/// with chat limit `max_chats` (0 = none), returning their ids.
-pub fn add_agents<S: Store>(engine: &Engine<S>, count: usize, max_chats: u32) -> Vec<UserId> {
+/// Creates `count` available agents (users with the agent role) named `{prefix}0`, `{prefix}1`,
+/// … with chat limit `max_chats` (0 = none), returning their ids.
+pub fn add_named_agents<S: Store>(engine: &Engine<S>, prefix: &str, count: usize, max_chats: u32) -> Vec<UserId> {
     (0..count)
         .map(|n| {
-            let username = format!("agent{n}");
-            let user = engine
-                .create_user(
-                    &Actor::System,
-                    lobby_core::NewUser {
-                        username: username.clone(),
-                        name: username.clone(),
-                        email: None,
-                        password_hash: None,
-                        roles: [Role::livechat_agent()].into_iter().collect(),
-                        active: true,
-                    },
-                )
-                .expect("create agent user");
-            engine.add_agent(&Actor::System, &username).expect("add agent");
+            let username = format!("{prefix}{n}");
+            let new = NewUser::new(username.clone(), username, [Role::livechat_agent()]);
+            let user = engine.create_user(&Actor::System, new).expect("create agent user");
             if max_chats > 0 {
-                let update = lobby_core::AgentUpdate { max_chats: Some(max_chats), departments: None };
+                let update = AgentUpdate { max_chats: Some(max_chats), departments: None };
                 engine.update_agent(&Actor::System, &user.id, &update).expect("set limit");
             }
             user.id
@@ -117,13 +116,23 @@ pub fn add_agents<S: Store>(engine: &Engine<S>, count: usize, max_chats: u32) ->
         .collect()
 }
 
-/// Enqueues `count` inquiries and releases them (status `open`), returning their ids in order.
-pub fn open_inquiries<S: Store>(engine: &Engine<S>, count: usize) -> Vec<InquiryId> {
-    (0..count)
+/// [`add_named_agents`] with the prefix `agent`.
+pub fn add_agents<S: Store>(engine: &Engine<S>, count: usize, max_chats: u32) -> Vec<UserId> {
+    add_named_agents(engine, "agent", count, max_chats)
+}
+
+/// Enqueues `count` inquiries for visitors `first..first + count` and releases them (status
+/// `open`), returning their ids in order.
+pub fn open_inquiries_from<S: Store>(engine: &Engine<S>, first: usize, count: usize) -> Vec<InquiryId> {
+    (first..first + count)
         .map(|n| {
-            let new = lobby_core::NewInquiry::new(visitor(n), format!("Visitor {n}"));
-            let inquiry = engine.enqueue(&Actor::System, new).expect("enqueue");
-            engine.release(&Actor::System, &inquiry.id).expect("release").id
+            let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor(n), format!("Visitor {n}")));
+            engine.release(&Actor::System, &inquiry.expect("enqueue").id).expect("release").id
         })
         .collect()
+}
+
+/// [`open_inquiries_from`] visitor 0.
+pub fn open_inquiries<S: Store>(engine: &Engine<S>, count: usize) -> Vec<InquiryId> {
+    open_inquiries_from(engine, 0, count)
 }

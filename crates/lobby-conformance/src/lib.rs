@@ -9,16 +9,55 @@
 //!
 //! The expression is evaluated once per case and must give a fresh, empty store. The macro
 //! emits one `#[test]` per case, named after the functions in [`cases`], so a failure names the
-//! broken promise. The cases cover reads, unique keys, versioned all-or-nothing commits, listing
-//! order, filters, pagination and totals against [`InquiryQuery::reference_page`], the event log
-//! and feed, and races: concurrent takes, capacity limits and concurrent dispatch, run through
-//! the real [`Engine`](lobby_core::Engine) so that a store passes only if the engine's
-//! guarantees hold on it.
+//! broken promise. The cases cover reads, unique keys, versions (including delete and
+//! re-create), all-or-nothing commits, listing order, filters, pagination and totals against
+//! [`InquiryQuery::reference_page`], the event log and its numbering, feeds (subscribing before,
+//! after and while others commit), and races run through the real
+//! [`Engine`](lobby_core::Engine) — concurrent takes, capacity, dispatch, room opening — each
+//! repeated over many rounds so that a check-then-act bug is caught on every run.
+//!
+//! The suite tests itself: [`reference::ReferenceStore`] is a small, correct store, and each
+//! [`reference::Bug`] plants one realistic bug in it. This crate's own tests run the suite
+//! against the clean store (it must pass) and against every mutant (each must fail). The case
+//! list behind the macro is generated from `src/cases/*.rs` at build time, so it cannot drift.
 //!
 //! [`InquiryQuery::reference_page`]: lobby_core::InquiryQuery::reference_page
+#![warn(missing_docs)]
 
 pub mod cases;
 pub mod fixtures;
+pub mod reference;
+
+use lobby_core::Store;
+
+use crate::cases::MakeStore;
+
+include!(concat!(env!("OUT_DIR"), "/cases.rs"));
+
+/// One case of the suite.
+pub struct Case<S> {
+    /// `module::function`, as the test is named.
+    pub name: &'static str,
+    /// Runs it on stores from the maker; panics on failure.
+    pub run: fn(MakeStore<S>),
+}
+
+/// Every case, in the order the test macro emits them: for running the suite from code (the
+/// mutant tests do).
+pub fn all_cases<S: Store + 'static>() -> Vec<Case<S>> {
+    __for_each_case!(__collect_cases; S)
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __collect_cases {
+    ($store:ident; $($module:ident :: $case:ident),* $(,)?) => {
+        vec![$($crate::Case {
+            name: concat!(stringify!($module), "::", stringify!($case)),
+            run: $crate::cases::$module::$case::<$store>,
+        }),*]
+    };
+}
 
 /// Emits one `#[test]` per conformance case.
 ///
@@ -33,31 +72,14 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(setup: Some(()), make: |_ready| $make);
     };
     (setup: $setup:expr, make: |$context:ident| $make:expr) => {
-        $crate::__store_conformance_cases!(($setup) ($context) ($make);
-            reads_return_what_was_committed,
-            versions_increase_and_stale_writes_conflict,
-            failed_commit_changes_nothing,
-            unique_keys_are_enforced_and_released,
-            malformed_commits_are_rejected,
-            deleted_records_leave_reads_and_listings,
-            listing_matches_the_reference,
-            listing_follows_updates,
-            count_before_matches_the_reference,
-            events_are_numbered_and_queryable,
-            subscribers_see_every_commit_in_order,
-            engine_lifecycle_keeps_loads_consistent,
-            concurrent_takes_take_each_inquiry_once,
-            racing_takes_never_exceed_capacity,
-            concurrent_dispatch_assigns_once_within_capacity,
-            concurrent_room_opening_opens_one_room,
-        );
+        $crate::__for_each_case!(__store_conformance_cases; ($setup) ($context) ($make));
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_conformance_cases {
-    (($setup:expr) ($context:ident) ($make:expr); $($case:ident),* $(,)?) => {
+    (($setup:expr) ($context:ident) ($make:expr); $($module:ident :: $case:ident),* $(,)?) => {
         mod store_conformance {
             #![allow(unused_imports)]
             use super::*;
@@ -65,7 +87,7 @@ macro_rules! __store_conformance_cases {
                 #[test]
                 fn $case() {
                     let Some($context) = $setup else { return };
-                    $crate::cases::$case(&|| $make);
+                    $crate::cases::$module::$case(&|| $make);
                 }
             )*
         }

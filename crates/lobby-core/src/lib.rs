@@ -72,7 +72,8 @@ pub use query::{
 };
 pub use routing::{has_room, Candidate, QueueOrder, RoutingConfig, RoutingMethod, RoutingStrategy};
 pub use store::{
-    plan_unique_keys, Commit, CommitReceipt, FeedHub, Record, RecordKey, RecordKind, Store, StoreError, StoreExt,
-    Subscription, UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
+    check_store_contents, plan_unique_keys, plan_versions, Commit, CommitReceipt, FeedHub, IntegrityReport, Record,
+    RecordKey, RecordKind, Store, StoreError, StoreExt, Subscription, UniqueKey, UniqueKeyChanges, Version, Versioned,
+    Write,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -14,12 +14,13 @@
 //! assert!(engine.store().subscribe().is_ok());
 //! ```
 
+mod commit;
+
 use std::collections::HashMap;
 
 use lobby_core::{
-    plan_unique_keys, Commit, CommitReceipt, Event, EventQuery, EventSeq, FeedHub, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey,
-    Version, Versioned,
+    Commit, CommitReceipt, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort,
+    Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey, Version, Versioned,
 };
 use lobby_index::{IndexConfig, InquiryIndex};
 use parking_lot::RwLock;
@@ -30,8 +31,9 @@ pub struct MemoryStore {
     feed: FeedHub,
 }
 
-#[derive(Default)]
 struct State {
+    /// The version the next commit gives the records it writes; see [`plan_versions`].
+    next_stamp: Version,
     /// One map per [`RecordKind`], so scanning the few agents never walks the many inquiries.
     records: [HashMap<RecordKey, Versioned<Record>>; 5],
     unique: HashMap<UniqueKey, RecordKey>,
@@ -52,12 +54,19 @@ impl MemoryStore {
     }
 
     pub fn with_index_config(config: IndexConfig) -> Self {
-        let state = State { index: InquiryIndex::new(config), ..State::default() };
+        let state = State {
+            next_stamp: Version::FIRST,
+            records: Default::default(),
+            unique: HashMap::new(),
+            index: InquiryIndex::new(config),
+            events: Vec::new(),
+            events_by_inquiry: HashMap::new(),
+        };
         Self { state: RwLock::new(state), feed: FeedHub::default() }
     }
 }
 
-fn slot(kind: RecordKind) -> usize {
+pub(crate) fn slot(kind: RecordKind) -> usize {
     match kind {
         RecordKind::Inquiry => 0,
         RecordKind::User => 1,
@@ -68,7 +77,7 @@ fn slot(kind: RecordKind) -> usize {
 }
 
 impl State {
-    fn record(&self, key: &RecordKey) -> Option<&Versioned<Record>> {
+    pub(crate) fn record(&self, key: &RecordKey) -> Option<&Versioned<Record>> {
         self.records[slot(key.kind())].get(key)
     }
 
@@ -118,60 +127,10 @@ impl Store for MemoryStore {
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.validate()?;
         let mut state = self.state.write();
-        let mut versions = Vec::with_capacity(commit.writes.len());
-        for write in &commit.writes {
-            let current = state.record(&write.key).map(|r| r.version);
-            if current != write.expected {
-                return Err(StoreError::Conflict { key: write.key.clone() });
-            }
-            versions.push(match (current, &write.value) {
-                (Some(version), None) => version,
-                (Some(version), Some(_)) => version.next(),
-                (None, _) => Version::FIRST,
-            });
-        }
-        let changes = plan_unique_keys(
-            &commit.writes,
-            |key| Ok(state.record(key).map(|r| r.value.unique_keys()).unwrap_or_default()),
-            |key| Ok(state.unique.get(key).cloned()),
-        )?;
-        // Checked: from here on nothing can fail, so the commit is all-or-nothing.
-        for key in &changes.release {
-            state.unique.remove(key);
-        }
-        for (key, owner) in changes.claim {
-            state.unique.insert(key, owner);
-        }
-        for (write, version) in commit.writes.into_iter().zip(&versions) {
-            let map = slot(write.key.kind());
-            match write.value {
-                Some(record) => {
-                    if let Record::Inquiry(inquiry) = &record {
-                        state.index.upsert(inquiry);
-                    }
-                    state.records[map].insert(write.key, Versioned { version: *version, value: record });
-                }
-                None => {
-                    if let RecordKey::Inquiry(id) = &write.key {
-                        state.index.remove(id);
-                    }
-                    state.records[map].remove(&write.key);
-                }
-            }
-        }
-        let mut events = Vec::with_capacity(commit.events.len());
-        for event in commit.events {
-            let event = Event { seq: EventSeq(state.events.len() as u64 + 1), event };
-            if let Some(id) = &event.event.inquiry {
-                let position = state.events.len();
-                state.events_by_inquiry.entry(id.clone()).or_default().push(position);
-            }
-            state.events.push(event.clone());
-            events.push(event);
-        }
+        let receipt = state.apply(commit)?;
         // Published under the write lock, so subscribers see commits in sequence order.
-        self.feed.publish(&events);
-        Ok(CommitReceipt { versions, events })
+        self.feed.publish(&receipt.events);
+        Ok(receipt)
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {

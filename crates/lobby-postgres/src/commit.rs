@@ -17,8 +17,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use lobby_core::{
-    plan_unique_keys, Commit, CommitReceipt, Event, EventSeq, Record, RecordKey, RecordKind, StoreError, UniqueKey,
-    Version, Write,
+    plan_unique_keys, plan_versions, Commit, CommitReceipt, Event, EventSeq, Record, RecordKey, RecordKind, StoreError,
+    UniqueKey, Version, Write,
 };
 use postgres::error::SqlState;
 use postgres::Transaction;
@@ -63,7 +63,7 @@ pub(crate) fn map_failure(failure: Failure, commit: &Commit) -> StoreError {
     );
     match (retryable, commit.writes.first()) {
         (true, Some(write)) => StoreError::Conflict { key: write.key.clone() },
-        _ => crate::backend(&e),
+        _ => crate::error::backend(&e),
     }
 }
 
@@ -121,18 +121,13 @@ pub(crate) fn run(
 
     // 1. Lock what is there and check versions.
     let current = if commit.writes.is_empty() { HashMap::new() } else { lock_current(tx, cache, sql, &commit.writes)? };
-    let mut versions = Vec::with_capacity(commit.writes.len());
-    for write in &commit.writes {
-        let found = current.get(&path(&write.key)).map(|c| c.version);
-        if found != write.expected {
-            return Err(StoreError::Conflict { key: write.key.clone() }.into());
-        }
-        versions.push(match (found, &write.value) {
-            (Some(version), None) => version,
-            (Some(version), Some(_)) => version.next(),
-            (None, _) => Version::FIRST,
-        });
-    }
+    let stamp = if commit.writes.is_empty() {
+        Version::FIRST
+    } else {
+        let statement = cache.get(tx, &sql.next_version)?;
+        codec::version_from_db(tx.query_one(&statement, &[])?.get(0))?
+    };
+    let versions = plan_versions(&commit.writes, |key| Ok(current.get(&path(key)).map(|c| c.version)), stamp)?;
     let mut old_records: HashMap<RecordKey, Record> = HashMap::new();
     for write in &commit.writes {
         if let Some(found) = current.get(&path(&write.key)) {

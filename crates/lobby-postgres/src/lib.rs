@@ -41,7 +41,9 @@
 
 mod codec;
 mod commit;
+mod error;
 mod feed;
+mod integrity;
 mod pool;
 mod schema;
 mod sql;
@@ -50,9 +52,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lobby_core::{
-    Commit, CommitReceipt, DepartmentId, Event, EventQuery, Inquiry, InquiryFilter, InquiryId, InquiryQuery,
-    InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey, UserId, Versioned,
+    check_store_contents, Commit, CommitReceipt, DepartmentId, Event, EventQuery, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription,
+    UniqueKey, UserId, Versioned,
 };
+
+pub use crate::error::PostgresError;
+
+use crate::error::backend;
 
 use crate::commit::Failure;
 use crate::feed::{Feed, ListenerConfig};
@@ -91,49 +98,6 @@ impl Default for PostgresConfig {
     }
 }
 
-/// Everything that can go wrong outside the [`Store`] contract (which reports
-/// [`StoreError`]s: a database failure there is [`StoreError::Backend`]).
-#[derive(Debug, thiserror::Error)]
-pub enum PostgresError {
-    /// The URL does not parse as a PostgreSQL connection string.
-    #[error("invalid PostgreSQL connection URL: {0}")]
-    InvalidUrl(#[source] postgres::Error),
-    /// The schema name is not a plain lower-case identifier.
-    #[error(
-        "invalid schema name {0:?}: use lower-case letters, digits and _ (at most 48, not starting with a digit or pg_)"
-    )]
-    InvalidSchema(String),
-    /// A `PostgresConfig` value is out of range.
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
-    /// No connection could be had from the pool (the server is unreachable, refuses us, or
-    /// every connection stayed busy for `acquire_timeout`).
-    #[error("no database connection: {0}")]
-    Pool(#[from] r2d2::Error),
-    /// The database reported an error.
-    #[error("database error: {0}")]
-    Database(#[from] postgres::Error),
-    /// The schema was migrated by a newer build of this crate.
-    #[error(
-        "schema {schema:?} is at migration {found}, newer than this build knows ({known}); upgrade lobby-postgres"
-    )]
-    SchemaTooNew { schema: String, found: i32, known: i32 },
-    /// The connection closed under us (the feed listener reconnects on this).
-    #[error("the database connection closed")]
-    ConnectionClosed,
-}
-
-impl From<PostgresError> for StoreError {
-    fn from(e: PostgresError) -> Self {
-        StoreError::Backend(e.to_string())
-    }
-}
-
-/// A database failure as the contract reports it.
-pub(crate) fn backend(e: &postgres::Error) -> StoreError {
-    StoreError::Backend(format!("postgres: {e}"))
-}
-
 /// The PostgreSQL store. Share it between threads with an `Arc` (or through the `Engine`);
 /// open one per process, and as many processes on one schema as you like.
 pub struct PostgresStore {
@@ -153,29 +117,6 @@ impl std::fmt::Debug for PostgresStore {
             .field("pool_size", &self.config.pool_size)
             .field("temporary", &self.drop_on_drop)
             .finish_non_exhaustive()
-    }
-}
-
-/// The outcome of [`PostgresStore::check_integrity`]: disagreements between the counters
-/// and the inquiries they count. Empty when healthy.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct IntegrityReport {
-    /// `(status, bucket, counter value, actual count)` for every counter that is wrong.
-    pub wrong_counts: Vec<(String, String, i64, i64)>,
-    /// Unique keys whose owner record does not exist.
-    pub orphan_keys: Vec<String>,
-    /// The event counter, and the number of events and highest seq actually stored.
-    pub event_counter: i64,
-    pub events_stored: i64,
-    pub highest_seq: i64,
-}
-
-impl IntegrityReport {
-    pub fn is_healthy(&self) -> bool {
-        self.wrong_counts.is_empty()
-            && self.orphan_keys.is_empty()
-            && self.event_counter == self.highest_seq
-            && self.events_stored == self.highest_seq
     }
 }
 
@@ -253,64 +194,16 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Compares the totals counters with the inquiries, checks unique keys have owners, and
-    /// that the event log has no gaps. Reads everything: for tests and maintenance.
+    /// Reads everything and reports every inconsistency: the checks every store gets from
+    /// [`Store::check_integrity`], plus this store's own, in one snapshot: the totals counters
+    /// against the inquiries, unique keys without an owner, and the event counter against the
+    /// log. `Err` only when the check cannot run. The trait's checks read outside that snapshot,
+    /// so run it on a quiet store (commits in flight can show as passing problems).
     pub fn check_integrity(&self) -> Result<IntegrityReport, PostgresError> {
-        let s = schema::quote(&self.config.schema);
-        let mut conn = self.pool.get()?;
-        let mut tx =
-            conn.client.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
-        let wrong_counts = tx
-            .query(
-                &format!(
-                    "WITH actual AS (
-                         SELECT status, 'all' AS bucket, count(*) AS n FROM {s}.inquiries GROUP BY status
-                         UNION ALL
-                         SELECT status, CASE WHEN department IS NULL THEN 'none' ELSE 'dep:' || department END,
-                                count(*)
-                         FROM {s}.inquiries GROUP BY 1, 2
-                     )
-                     SELECT coalesce(c.status, a.status), coalesce(c.bucket, a.bucket),
-                            coalesce(c.n, 0), coalesce(a.n, 0)
-                     FROM {s}.inquiry_counts c FULL JOIN actual a ON a.status = c.status AND a.bucket = c.bucket
-                     WHERE coalesce(c.n, 0) <> coalesce(a.n, 0)
-                     ORDER BY 1, 2"
-                ),
-                &[],
-            )?
-            .iter()
-            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
-            .collect();
-        let orphan_keys = tx
-            .query(
-                &format!(
-                    "SELECT u.key FROM {s}.unique_keys u
-                     WHERE NOT EXISTS (SELECT 1 FROM {s}.inquiries i
-                                       WHERE u.owner_kind = 'inquiry' AND i.id = u.owner_id)
-                       AND NOT EXISTS (SELECT 1 FROM {s}.records r
-                                       WHERE r.kind = u.owner_kind AND r.id = u.owner_id)
-                     ORDER BY 1"
-                ),
-                &[],
-            )?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let row = tx.query_one(
-            &format!(
-                "SELECT (SELECT last FROM {s}.event_counter), count(*), coalesce(max(seq), 0)
-                 FROM {s}.events"
-            ),
-            &[],
-        )?;
-        let report = IntegrityReport {
-            wrong_counts,
-            orphan_keys,
-            event_counter: row.get(0),
-            events_stored: row.get(1),
-            highest_seq: row.get(2),
-        };
-        tx.commit()?;
+        let mut report = integrity::check_tables(&self.pool, &self.config.schema)?;
+        let contents = check_store_contents(self)?;
+        report.counted.extend(contents.counted);
+        report.problems.extend(contents.problems);
         Ok(report)
     }
 
@@ -477,6 +370,10 @@ impl Store for PostgresStore {
             };
             rows.iter().map(|row| codec::decode_event(row.get(0), row.get(1)).map_err(Failure::Store)).collect()
         })
+    }
+
+    fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
+        Ok(PostgresStore::check_integrity(self)?)
     }
 
     fn subscribe(&self) -> Result<Subscription, StoreError> {

@@ -20,10 +20,11 @@ pub(crate) struct Migration {
 /// "LOBY" in ASCII, so it is unlikely to collide with an application's own advisory locks.
 const MIGRATION_LOCK_CLASS: i32 = 0x4c4f_4259;
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "records, inquiries, unique keys, totals, event log",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "records, inquiries, unique keys, totals, event log",
+        sql: r#"
 -- Agents, users, departments and visitors: small kinds, read by key or scanned by kind.
 -- `body` is the record's JSON as text: jsonb would reject "\u0000", which a name may hold.
 CREATE TABLE records (
@@ -90,7 +91,21 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_inquiry ON events (inquiry, seq) WHERE inquiry IS NOT NULL;
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "store-wide version stamps: a key never sees a version twice",
+        sql: r#"
+-- One stamp per commit, greater than every version given before (nextval never goes back, even
+-- when a transaction rolls back). Starts above every version already stored.
+CREATE SEQUENCE version_stamps;
+SELECT setval('version_stamps', greatest(
+    (SELECT coalesce(max(version), 0) FROM records),
+    (SELECT coalesce(max(version), 0) FROM inquiries),
+    1));
+"#,
+    },
+];
 
 /// The newest migration this build knows.
 pub(crate) fn latest_version() -> i32 {

@@ -24,6 +24,7 @@ pub(crate) struct Statements {
     pub scan_records: String,
     pub scan_inquiries: String,
     pub lock: String,
+    pub next_version: String,
     pub owners: String,
     pub release_keys: String,
     pub claim_keys: String,
@@ -52,6 +53,9 @@ impl Statements {
                  LEFT JOIN {s}.records r ON u.owner_kind <> 'inquiry' AND r.kind = u.owner_kind AND r.id = u.owner_id
                  WHERE u.key = $1"
             ),
+            // The commit's version stamp (see `lobby_core::plan_versions`), taken after its rows
+            // are locked, so a key's versions increase in commit order.
+            next_version: format!("SELECT nextval('{s}.version_stamps')"),
             scan_records: format!("SELECT id, version, body FROM {s}.records WHERE kind = $1 ORDER BY id"),
             scan_inquiries: format!("SELECT id, version, body FROM {s}.inquiries ORDER BY id"),
             // Locks every written row that exists, inquiries first (by id), then other records

@@ -15,7 +15,7 @@ use lobby_conformance::fixtures::{random_inquiry, rng};
 use lobby_core::{
     Actor, Commit, DepartmentFilter, Direction, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter, InquiryId,
     InquiryQuery, InquirySort, NewEvent, Record, RecordKey, ReservationFilter, SortField, StatusSet, Store, StoreError,
-    StoreExt, Subscription, Timestamp, Version, Write,
+    StoreExt, Subscription, Timestamp, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresError, PostgresStore};
 
@@ -163,7 +163,7 @@ fn servers_starting_together_migrate_once() {
         .collect();
     let rows: i64 =
         psql(&url).query_one(&format!("SELECT count(*) FROM \"{schema}\".schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(rows, 1, "each migration applied once");
+    assert_eq!(rows, 2, "each of the 2 migrations applied once");
     let mut stores = stores.into_iter();
     let first = stores.next().unwrap();
     drop(stores);
@@ -185,7 +185,7 @@ fn a_schema_from_a_newer_build_is_refused() {
         .unwrap();
     let config = PostgresConfig { schema: store.schema().to_owned(), ..PostgresConfig::default() };
     match PostgresStore::connect(&url, config) {
-        Err(PostgresError::SchemaTooNew { found: 999, known: 1, .. }) => {}
+        Err(PostgresError::SchemaTooNew { found: 999, known: 2, .. }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }
@@ -219,7 +219,8 @@ fn corrupt_rows_are_reported_not_panicked_on() {
     let Some(url) = server_url() else { return };
     let store = PostgresStore::temporary(&url).unwrap();
     let inquiry = random_inquiry(1, &mut rng(3));
-    store.commit(Commit { writes: vec![Write::create(Record::Inquiry(inquiry.clone()))], events: vec![] }).unwrap();
+    let receipt =
+        store.commit(Commit { writes: vec![Write::create(Record::Inquiry(inquiry.clone()))], events: vec![] }).unwrap();
     let mut admin = psql(&url);
     let s = store.schema().to_owned();
     admin.execute(&format!("UPDATE \"{s}\".inquiries SET body = '{{not json'"), &[]).unwrap();
@@ -229,8 +230,9 @@ fn corrupt_rows_are_reported_not_panicked_on() {
     let all = InquiryQuery { filter: InquiryFilter::all(), sort: InquirySort::default(), offset: 0, limit: 10 };
     assert!(matches!(store.list_inquiries(&all), Err(StoreError::Corrupt(_))));
     assert!(matches!(store.events(&EventQuery::all().limit(10)), Err(StoreError::Corrupt(_))));
-    let stale = Write::update(Version(1), Record::Inquiry(inquiry));
-    assert!(matches!(store.commit(Commit { writes: vec![stale], events: vec![] }), Err(StoreError::Corrupt(_))));
+    // Right version, corrupt stored body: decoding the old record for its keys fails.
+    let update = Write::update(receipt.versions[0], Record::Inquiry(inquiry));
+    assert!(matches!(store.commit(Commit { writes: vec![update], events: vec![] }), Err(StoreError::Corrupt(_))));
 }
 
 /// Names the reference orders by bytes: NUL, case, accents, emoji, prefixes.
@@ -280,7 +282,22 @@ fn names_and_departments_order_by_bytes() {
             }
         }
     }
-    assert!(store.check_integrity().unwrap().is_healthy());
+    assert_tables_healthy(&store);
+}
+
+/// The store's own tables agree with the records. The random inquiries of these tests name
+/// departments and serving agents that were never created (and `counters_follow_every_kind_of_write`
+/// makes some taken without an agent), which the integrity check rightly reports; only those
+/// problems are expected.
+fn assert_tables_healthy(store: &PostgresStore) {
+    let report = store.check_integrity().unwrap();
+    let unexpected: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|p| !(p.contains("which does not exist") && (p.contains("department") || p.contains("agent/"))))
+        .filter(|p| !p.contains("is taken but served by no one"))
+        .collect();
+    assert!(unexpected.is_empty(), "{report}");
 }
 
 /// Events read back by `after` and `inquiry` beyond what the suite covers: huge limits and
@@ -309,28 +326,28 @@ fn counters_follow_every_kind_of_write() {
     let store = PostgresStore::temporary(&url).unwrap();
     let mut random = rng(5);
     let inquiries: Vec<Inquiry> = (0..30).map(|n| random_inquiry(n, &mut random)).collect();
-    store
+    let created = store
         .commit(Commit {
             writes: inquiries.iter().cloned().map(|i| Write::create(Record::Inquiry(i))).collect(),
             events: vec![],
         })
-        .unwrap();
+        .unwrap()
+        .versions[0];
     // Move some between statuses and departments, delete others.
     let mut writes = Vec::new();
     for (n, inquiry) in inquiries.iter().enumerate() {
         let key = RecordKey::Inquiry(inquiry.id.clone());
         match n % 3 {
-            0 => writes.push(Write::delete(key, Version(1))),
+            0 => writes.push(Write::delete(key, created)),
             1 => {
                 let mut moved = inquiry.clone();
                 moved.status = lobby_core::InquiryStatus::ALL[(n / 3) % 4];
                 moved.department = None;
-                writes.push(Write::update(Version(1), Record::Inquiry(moved)));
+                writes.push(Write::update(created, Record::Inquiry(moved)));
             }
             _ => {}
         }
     }
     store.commit(Commit { writes, events: vec![] }).unwrap();
-    let report = store.check_integrity().unwrap();
-    assert!(report.is_healthy(), "{report:?}");
+    assert_tables_healthy(&store);
 }

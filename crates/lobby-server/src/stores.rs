@@ -105,6 +105,8 @@ fn open_postgres(url: &str) -> Result<StoreHandle, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -120,7 +122,9 @@ mod tests {
         // sled allows one process (and one open) per directory.
         assert!(spec.open().is_err());
         drop((engine, handle));
-        let engine = lobby_core::Engine::new(spec.open().unwrap().store());
+        // sled releases its lock a little after the last handle goes; wait for it (bounded).
+        let reopened = SledStore::open_waiting(dir.path(), SledConfig::default(), Duration::from_secs(60)).unwrap();
+        let engine = lobby_core::Engine::new(Arc::new(reopened));
         assert!(engine.visitor_by_token("t").unwrap().is_some());
     }
 

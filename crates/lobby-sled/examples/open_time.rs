@@ -97,7 +97,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("resident memory with the store open: {}", resident_memory());
     let started = Instant::now();
     let report = store.check_integrity()?;
-    println!("check_integrity: {:.2?} ({} inquiries, {} events)", started.elapsed(), report.inquiries, report.events);
+    println!(
+        "check_integrity: {:.2?} ({} inquiries, {} events)",
+        started.elapsed(),
+        report.count("inquiries"),
+        report.count("events")
+    );
 
     for (label, offset) in [("first page", 0), ("page at offset 20000", 20_000)] {
         let query = InquiryQuery {

@@ -1,182 +1,155 @@
-//! [`SledStore::check_integrity`](crate::SledStore::check_integrity): one pass over every tree
-//! checking what a crash, a bug or a hand edit could break and the engine relies on.
+//! [`SledStore::check_integrity`](crate::SledStore::check_integrity): the checks every store
+//! gets from `lobby-core`, plus one pass over sled's own trees checking what a crash, a bug or a
+//! hand edit could break: the in-memory index, the unique-key tree, the per-inquiry event index
+//! and the counters in `meta`.
 
-use std::collections::{HashMap, HashSet};
-
-use lobby_core::{DepartmentId, InquiryFacts, InquiryStatus, Record, UniqueKey, UserId};
+use lobby_core::{check_store_contents, InquiryFacts, IntegrityReport, Record, Version};
 use lobby_index::InquiryIndex;
 
-use crate::{codec, SledError, Trees, META_NEXT_SEQ};
+use crate::{codec, SledError, SledStore, Trees, META_NEXT_SEQ, META_NEXT_VERSION};
 
-/// What [`SledStore::check_integrity`](crate::SledStore::check_integrity) looked at. Getting one
-/// back means all of these held:
-///
-/// - every record decodes and is filed under its own key;
-/// - every unique key a record claims points to that record, and every entry in the unique
-///   index belongs to a record that claims it;
-/// - the in-memory inquiry index holds exactly the stored inquiries, with the same facts;
-/// - every taken inquiry has a serving agent, and each agent's `active_chats` equals the number
-///   of taken inquiries it serves;
-/// - every inquiry's department and every visitor's open room exist;
-/// - every event decodes under its own sequence number, below the next number to be given out,
-///   and the per-inquiry event index matches the events exactly.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IntegrityReport {
-    pub inquiries: usize,
-    pub taken_inquiries: usize,
-    pub users: usize,
-    pub agents: usize,
-    pub departments: usize,
-    pub visitors: usize,
-    pub unique_keys: usize,
-    pub events: usize,
-    /// The sequence number the next event will get.
-    pub next_event_seq: u64,
+/// Runs every check; the caller holds the commit lock, so nothing changes meanwhile.
+pub(crate) fn check(store: &SledStore, next_seq: u64, next_stamp: Version) -> Result<IntegrityReport, SledError> {
+    let mut report = IntegrityReport::default();
+    let decodable = check_records(&store.trees, &store.index.read(), next_stamp, &mut report)?;
+    if decodable {
+        let contents = check_store_contents(store)?;
+        report.counted.extend(contents.counted);
+        report.problems.extend(contents.problems);
+    } else {
+        report.problem("records that do not decode: the checks through the Store trait were skipped");
+    }
+    check_unique_tree(&store.trees, &mut report)?;
+    check_events(&store.trees, next_seq, &mut report)?;
+    Ok(report)
 }
 
-pub(crate) fn check(trees: &Trees, index: &InquiryIndex, next_seq: u64) -> Result<IntegrityReport, SledError> {
-    let inconsistent = |message: String| Err(SledError::Inconsistent(message));
-    let mut report = IntegrityReport { next_event_seq: next_seq, ..IntegrityReport::default() };
-    let mut serving: HashMap<UserId, u32> = HashMap::new();
-    let mut agents: Vec<(UserId, u32)> = Vec::new();
-    let mut departments: HashSet<DepartmentId> = HashSet::new();
-    let mut inquiry_departments: Vec<(String, DepartmentId)> = Vec::new();
-    let mut open_rooms: Vec<(String, UniqueKey)> = Vec::new();
-    let mut claimed = 0usize;
-
+/// Every record decodes under its own key with a version below the next stamp, and the
+/// in-memory index holds exactly the stored inquiries with the same facts. Returns whether every
+/// record decoded.
+fn check_records(
+    trees: &Trees,
+    index: &InquiryIndex,
+    next_stamp: Version,
+    report: &mut IntegrityReport,
+) -> Result<bool, SledError> {
+    let mut decodable = true;
+    let mut inquiries = 0usize;
     for entry in trees.records.iter() {
         let (key, value) = entry?;
-        let record = codec::decode_record(&key, &value)?.value;
-        let path = record.key().to_path();
-        for unique in record.unique_keys() {
-            claimed += 1;
-            let unique_path = codec::unique_key(&unique);
-            match trees.unique.get(&unique_path)? {
-                Some(owner) if codec::decode_owner(&unique_path, &owner)? == record.key() => {}
-                Some(owner) => {
-                    let owner = String::from_utf8_lossy(&owner);
-                    return inconsistent(format!("{path} claims {unique}, which the index gives to {owner}"));
-                }
-                None => return inconsistent(format!("{path} claims {unique}, which is missing from the unique index")),
+        let stored = match codec::decode_record(&key, &value) {
+            Ok(stored) => stored,
+            Err(error) => {
+                report.problem(error.to_string());
+                decodable = false;
+                continue;
             }
+        };
+        let path = stored.value.key().to_path();
+        if stored.version >= next_stamp {
+            report
+                .problem(format!("{path} has version {}, not below the next stamp {}", stored.version.0, next_stamp.0));
         }
-        match record {
-            Record::Inquiry(inquiry) => {
-                report.inquiries += 1;
-                if index.facts(&inquiry.id) != Some(&InquiryFacts::of(&inquiry)) {
-                    return inconsistent(format!("the in-memory index disagrees with {path}"));
-                }
-                if inquiry.status == InquiryStatus::Taken {
-                    report.taken_inquiries += 1;
-                    let Some(agent) = inquiry.served_by_id() else {
-                        return inconsistent(format!("{path} is taken but served by no one"));
-                    };
-                    *serving.entry(agent.clone()).or_default() += 1;
-                }
-                if let Some(department) = inquiry.department {
-                    inquiry_departments.push((path, department));
-                }
-            }
-            Record::User(_) => report.users += 1,
-            Record::Agent(agent) => {
-                report.agents += 1;
-                agents.push((agent.id, agent.active_chats));
-            }
-            Record::Department(department) => {
-                report.departments += 1;
-                departments.insert(department.id);
-            }
-            Record::Visitor(visitor) => {
-                report.visitors += 1;
-                if let Some(room) = visitor.open_room {
-                    open_rooms.push((path, UniqueKey::Room(room)));
-                }
+        if let Record::Inquiry(inquiry) = &stored.value {
+            inquiries += 1;
+            if index.facts(&inquiry.id) != Some(&InquiryFacts::of(inquiry)) {
+                report.problem(format!("the in-memory index disagrees with {path}"));
             }
         }
     }
+    if index.len() != inquiries {
+        report.problem(format!("the in-memory index holds {} inquiries, the store {inquiries}", index.len()));
+    }
+    if let Some(bytes) = trees.meta.get(META_NEXT_VERSION)? {
+        let stored = codec::decode_seq("meta/next-version", &bytes)?;
+        if stored != next_stamp.0 {
+            report.problem(format!("meta says the next version is {stored}, the store uses {}", next_stamp.0));
+        }
+    }
+    Ok(decodable)
+}
 
-    if index.len() != report.inquiries {
-        return inconsistent(format!(
-            "the in-memory index holds {} inquiries, the store {}",
-            index.len(),
-            report.inquiries
-        ));
-    }
-    for (agent, active_chats) in &agents {
-        let taken = serving.get(agent).copied().unwrap_or(0);
-        if *active_chats != taken {
-            return inconsistent(format!(
-                "agent/{agent} has active_chats {active_chats} but serves {taken} taken inquiries"
-            ));
-        }
-    }
-    for (path, department) in &inquiry_departments {
-        if !departments.contains(department) {
-            return inconsistent(format!("{path} is in department {department}, which does not exist"));
-        }
-    }
-    for (path, room) in &open_rooms {
-        if trees.unique.get(codec::unique_key(room))?.is_none() {
-            return inconsistent(format!("{path} has open {room}, which has no inquiry"));
-        }
-    }
-
+/// Every entry of the unique-key tree belongs to a record that claims it. (That every claimed
+/// key has its entry is checked through the trait.)
+fn check_unique_tree(trees: &Trees, report: &mut IntegrityReport) -> Result<(), SledError> {
     for entry in trees.unique.iter() {
         let (key, value) = entry?;
-        report.unique_keys += 1;
-        let owner = codec::decode_owner(&key, &value)?;
-        let name = String::from_utf8_lossy(&key);
+        report.add_count("unique index entries", 1);
+        let name = String::from_utf8_lossy(&key).into_owned();
+        let owner = match codec::decode_owner(&key, &value) {
+            Ok(owner) => owner,
+            Err(error) => {
+                report.problem(error.to_string());
+                continue;
+            }
+        };
         let claims = match trees.records.get(codec::record_key(&owner))? {
-            Some(bytes) => codec::decode_record(&codec::record_key(&owner), &bytes)?
-                .value
-                .unique_keys()
-                .iter()
-                .any(|k| codec::unique_key(k) == *key),
-            None => return inconsistent(format!("{name} belongs to {owner}, which does not exist")),
+            Some(bytes) => match codec::decode_record(&codec::record_key(&owner), &bytes) {
+                Ok(stored) => stored.value.unique_keys().iter().any(|k| codec::unique_key(k) == *key),
+                Err(_) => continue, // reported by check_records
+            },
+            None => {
+                report.problem(format!("{name} belongs to {owner}, which does not exist"));
+                continue;
+            }
         };
         if !claims {
-            return inconsistent(format!("{name} belongs to {owner}, which does not claim it"));
+            report.problem(format!("{name} belongs to {owner}, which does not claim it"));
         }
     }
-    if report.unique_keys != claimed {
-        return inconsistent(format!("{} unique index entries for {claimed} claimed keys", report.unique_keys));
-    }
+    Ok(())
+}
 
+/// Every event decodes under its own number below the next one to give out, `meta` agrees, and
+/// the per-inquiry event index lists exactly the events about inquiries.
+fn check_events(trees: &Trees, next_seq: u64, report: &mut IntegrityReport) -> Result<(), SledError> {
     let mut last_seq = 0;
     let mut about_inquiries = 0usize;
     for entry in trees.events.iter() {
         let (key, value) = entry?;
-        let event = codec::decode_event(&key, &value)?;
-        report.events += 1;
-        last_seq = event.seq.0;
-        if event.event.inquiry.is_some() {
-            about_inquiries += 1;
+        match codec::decode_event(&key, &value) {
+            Ok(event) => {
+                last_seq = event.seq.0;
+                if event.event.inquiry.is_some() {
+                    about_inquiries += 1;
+                }
+            }
+            Err(error) => report.problem(error.to_string()),
         }
     }
     if last_seq >= next_seq {
-        return inconsistent(format!("event {last_seq} is stored but the next number to give out is {next_seq}"));
+        report.problem(format!("event {last_seq} is stored but the next number to give out is {next_seq}"));
     }
     if let Some(bytes) = trees.meta.get(META_NEXT_SEQ)? {
         let stored = codec::decode_seq("meta/next-event-seq", &bytes)?;
         if stored <= last_seq {
-            return inconsistent(format!("meta says the next event is {stored}, but event {last_seq} exists"));
+            report.problem(format!("meta says the next event is {stored}, but event {last_seq} exists"));
         }
     }
     let mut indexed = 0usize;
     for entry in trees.events_by_inquiry.iter() {
         let (key, _) = entry?;
-        let (id, seq) = codec::decode_inquiry_event_key(&key)?;
         indexed += 1;
-        let event = match trees.events.get(codec::event_key(seq))? {
-            Some(bytes) => codec::decode_event(&codec::event_key(seq), &bytes)?,
-            None => return inconsistent(format!("events_by_inquiry names event {seq}, which is not stored")),
+        let (id, seq) = match codec::decode_inquiry_event_key(&key) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                report.problem(error.to_string());
+                continue;
+            }
         };
-        if event.event.inquiry.as_ref() != Some(&id) {
-            return inconsistent(format!("events_by_inquiry files event {seq} under {id}, which it is not about"));
+        match trees.events.get(codec::event_key(seq))? {
+            Some(bytes) => match codec::decode_event(&codec::event_key(seq), &bytes) {
+                Ok(event) if event.event.inquiry.as_ref() == Some(&id) => {}
+                Ok(_) => {
+                    report.problem(format!("events_by_inquiry files event {seq} under {id}, which it is not about"))
+                }
+                Err(_) => {} // reported above
+            },
+            None => report.problem(format!("events_by_inquiry names event {seq}, which is not stored")),
         }
     }
     if indexed != about_inquiries {
-        return inconsistent(format!("{about_inquiries} events are about inquiries, {indexed} are indexed"));
+        report.problem(format!("{about_inquiries} events are about inquiries, {indexed} are indexed"));
     }
-    Ok(report)
+    Ok(())
 }

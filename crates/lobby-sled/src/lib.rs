@@ -36,21 +36,22 @@
 //! ```
 
 mod codec;
+mod commit;
+mod error;
 mod integrity;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use lobby_core::{
-    plan_unique_keys, Commit, CommitReceipt, Event, EventQuery, EventSeq, FeedHub, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey,
-    Version, Versioned,
+    Commit, CommitReceipt, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort,
+    IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey, Version,
+    Versioned,
 };
 use lobby_index::InquiryIndex;
 use parking_lot::{Mutex, RwLock};
-use sled::transaction::{TransactionError, Transactional};
 
-pub use integrity::IntegrityReport;
+pub use error::SledError;
 
 /// How long sled's background flusher waits between flushes. Its default; named because the
 /// [`Durability::Periodic`] guarantee is stated in terms of it.
@@ -62,6 +63,9 @@ const META_FORMAT: &[u8] = b"format-version";
 /// The sequence number the next event gets. Kept apart from the events themselves so numbers are
 /// never reused even if old events are one day pruned.
 const META_NEXT_SEQ: &[u8] = b"next-event-seq";
+/// The version the next commit stamps its records with (see `lobby_core::plan_versions`).
+/// Databases written before it existed get one above their highest version when opened.
+const META_NEXT_VERSION: &[u8] = b"next-version";
 
 /// When an acknowledged commit is on disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,59 +86,6 @@ pub struct SledConfig {
     pub durability: Durability,
 }
 
-/// Everything that can go wrong in this crate. At the [`Store`] boundary these become
-/// [`StoreError::Corrupt`] (bad data) or [`StoreError::Backend`] (everything else).
-#[derive(Debug, thiserror::Error)]
-pub enum SledError {
-    /// sled takes an exclusive file lock: only one process (one open store) per database.
-    #[error("the database at {} is in use by another process (sled allows one process per database): {detail}", path.display())]
-    Locked { path: PathBuf, detail: String },
-    #[error("I/O error on {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("sled failed: {0}")]
-    Sled(#[source] sled::Error),
-    /// A stored value that cannot be decoded, or that contradicts its key.
-    #[error("corrupt data at {location}: {reason}")]
-    Corrupt { location: String, reason: String },
-    /// Stored values decode, but disagree with each other or with the in-memory index.
-    #[error("inconsistent store: {0}")]
-    Inconsistent(String),
-    /// The on-disk layout is from an unknown (newer) version of this crate.
-    #[error("unsupported database format {found} (this build reads format {FORMAT_VERSION})")]
-    UnsupportedFormat { found: u64 },
-    /// A commit was applied but its flush failed, so whether it is durable is unknown; the
-    /// store refuses further commits until it is reopened.
-    #[error("the store stopped accepting commits after an earlier failure; reopen it: {0}")]
-    Failed(String),
-}
-
-impl From<sled::Error> for SledError {
-    fn from(error: sled::Error) -> Self {
-        match error {
-            sled::Error::Corruption { at, .. } => SledError::Corrupt {
-                location: at.map_or_else(|| "sled log".to_owned(), |at| format!("sled log at {at:?}")),
-                reason: "sled detected corruption".to_owned(),
-            },
-            other => SledError::Sled(other),
-        }
-    }
-}
-
-impl From<SledError> for StoreError {
-    fn from(error: SledError) -> Self {
-        match error {
-            SledError::Corrupt { .. } | SledError::Inconsistent(_) | SledError::UnsupportedFormat { .. } => {
-                StoreError::Corrupt(error.to_string())
-            }
-            _ => StoreError::Backend(error.to_string()),
-        }
-    }
-}
-
 struct Trees {
     /// `kind/id` → JSON `{version, record}`.
     records: sled::Tree,
@@ -151,6 +102,7 @@ struct Trees {
 /// What only a committer touches, behind the commit lock.
 struct CommitState {
     next_seq: u64,
+    next_stamp: Version,
     /// Set when a commit got into sled but its outcome could not be confirmed; from then on
     /// memory and disk may disagree, so no more commits until the store is reopened.
     failed: Option<String>,
@@ -189,6 +141,23 @@ impl SledStore {
     /// open.
     pub fn open(path: impl AsRef<Path>, config: SledConfig) -> Result<SledStore, SledError> {
         Self::open_in(path.as_ref(), config, None)
+    }
+
+    /// [`SledStore::open`], waiting up to `ceiling` while the database is locked. sled releases
+    /// its file lock asynchronously after the last handle is dropped (its background threads let
+    /// go a little later), so a process that closes a store and opens it again — tests, a
+    /// migration that reads then writes — should use this; another process holding the lock still
+    /// gets [`SledError::Locked`] once the ceiling passes.
+    pub fn open_waiting(path: impl AsRef<Path>, config: SledConfig, ceiling: Duration) -> Result<SledStore, SledError> {
+        let started = Instant::now();
+        loop {
+            match Self::open(path.as_ref(), config) {
+                Err(SledError::Locked { .. }) if started.elapsed() < ceiling => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A store in a fresh temporary directory that is removed when the store is dropped. For
@@ -233,13 +202,14 @@ impl SledStore {
             }
         }
         let next_seq = next_event_seq(&trees)?;
+        let next_stamp = next_version(&trees)?;
         let index = load_index(&trees.records)?;
         Ok(SledStore {
             db,
             trees,
             durability: config.durability,
             path: path.to_owned(),
-            commit: Mutex::new(CommitState { next_seq, failed: None }),
+            commit: Mutex::new(CommitState { next_seq, next_stamp, failed: None }),
             index: RwLock::new(index),
             feed: FeedHub::default(),
             _temp_dir: temp_dir,
@@ -267,14 +237,15 @@ impl SledStore {
         Ok(self.db.size_on_disk()?)
     }
 
-    /// Reads everything and checks that it hangs together; see [`IntegrityReport`] for what is
-    /// checked. O(records + events); commits wait while it runs. Any inconsistency is an error
-    /// describing the first one found.
+    /// Reads everything and reports every inconsistency: the checks every store gets from
+    /// [`Store::check_integrity`], plus sled's own (the in-memory index against the records, the
+    /// unique-key tree, the per-inquiry event index, the counters in `meta`). O(records +
+    /// events); commits wait while it runs. `Err` only when the check cannot run (I/O).
     pub fn check_integrity(&self) -> Result<IntegrityReport, SledError> {
-        // Lock order as in a commit (commit lock, then index), so the two cannot deadlock.
+        // Holding the commit lock keeps everything still; reads take the index lock themselves
+        // (a committer takes the commit lock first, so none can be waiting for the index).
         let state = self.commit.lock();
-        let index = self.index.read();
-        integrity::check(&self.trees, &index, state.next_seq)
+        integrity::check(self, state.next_seq, state.next_stamp)
     }
 
     fn read_record(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, SledError> {
@@ -290,128 +261,6 @@ impl SledStore {
     fn read_event(&self, seq: u64) -> Result<Option<Event>, SledError> {
         let key = codec::event_key(seq);
         self.trees.events.get(key)?.map(|bytes| codec::decode_event(&key, &bytes)).transpose()
-    }
-
-    fn commit_inner(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
-        commit.validate()?;
-        let mut state = self.commit.lock();
-        if let Some(reason) = &state.failed {
-            return Err(SledError::Failed(reason.clone()).into());
-        }
-
-        // Check. Only committers write and they hold `state`, so what is read here stays true
-        // until the transaction below.
-        let mut current = Vec::with_capacity(commit.writes.len());
-        let mut versions = Vec::with_capacity(commit.writes.len());
-        for write in &commit.writes {
-            let found = self.read_record(&write.key)?;
-            let version = found.as_ref().map(|r| r.version);
-            if version != write.expected {
-                return Err(StoreError::Conflict { key: write.key.clone() });
-            }
-            versions.push(match (version, &write.value) {
-                (Some(version), None) => version,
-                (Some(version), Some(_)) => version.next(),
-                (None, _) => Version::FIRST,
-            });
-            current.push(found.map(|r| r.value));
-        }
-        // Bulk imports commit thousands of writes at once; keep the lookup O(1).
-        let position: HashMap<&RecordKey, usize> = commit.writes.iter().enumerate().map(|(i, w)| (&w.key, i)).collect();
-        let changes = plan_unique_keys(
-            &commit.writes,
-            |key| Ok(position.get(key).and_then(|&p| current[p].as_ref()).map(Record::unique_keys).unwrap_or_default()),
-            |key| self.read_owner(key).map_err(StoreError::from),
-        )?;
-
-        // Encode everything before the transaction: sled may run its closure more than once.
-        let mut records = sled::Batch::default();
-        for (write, version) in commit.writes.iter().zip(&versions) {
-            let key = codec::record_key(&write.key);
-            match &write.value {
-                Some(record) => records.insert(key, codec::encode_record(*version, record)?),
-                None => records.remove(key),
-            }
-        }
-        // Releases first: a key moving between two records of this commit ends up claimed.
-        let mut unique = sled::Batch::default();
-        for key in &changes.release {
-            unique.remove(codec::unique_key(key));
-        }
-        for (key, owner) in &changes.claim {
-            unique.insert(codec::unique_key(key), codec::record_key(owner));
-        }
-        // Checked so that a corrupt counter is an error, not an overflow.
-        let next_seq =
-            u64::try_from(commit.events.len()).ok().and_then(|n| state.next_seq.checked_add(n)).ok_or_else(|| {
-                SledError::Corrupt {
-                    location: "meta/next-event-seq".to_owned(),
-                    reason: format!("{} leaves no room for more events", state.next_seq),
-                }
-            })?;
-        let mut events = Vec::with_capacity(commit.events.len());
-        let mut event_batch = sled::Batch::default();
-        let mut by_inquiry = sled::Batch::default();
-        for (offset, event) in commit.events.into_iter().enumerate() {
-            let event = Event { seq: EventSeq(state.next_seq + offset as u64), event };
-            event_batch.insert(&codec::event_key(event.seq.0), codec::encode_event(&event)?);
-            if let Some(id) = &event.event.inquiry {
-                by_inquiry.insert(codec::inquiry_event_key(id, event.seq.0), &[]);
-            }
-            events.push(event);
-        }
-        let mut meta = sled::Batch::default();
-        meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes());
-
-        // Apply: sled and the index change together under the index's write lock.
-        {
-            let mut index = self.index.write();
-            let trees = &self.trees;
-            let applied: Result<(), TransactionError<()>> =
-                (&trees.records, &trees.unique, &trees.events, &trees.events_by_inquiry, &trees.meta).transaction(
-                    |(records_tx, unique_tx, events_tx, by_inquiry_tx, meta_tx)| {
-                        records_tx.apply_batch(&records)?;
-                        unique_tx.apply_batch(&unique)?;
-                        events_tx.apply_batch(&event_batch)?;
-                        by_inquiry_tx.apply_batch(&by_inquiry)?;
-                        meta_tx.apply_batch(&meta)?;
-                        Ok(())
-                    },
-                );
-            if let Err(error) = applied {
-                // sled's transactions are all-or-nothing, but after a storage error we cannot be
-                // sure what the log holds; refuse to build on it.
-                let reason = match error {
-                    TransactionError::Storage(error) => SledError::from(error).to_string(),
-                    TransactionError::Abort(()) => "transaction aborted".to_owned(),
-                };
-                state.failed = Some(reason.clone());
-                return Err(StoreError::Backend(format!("commit failed: {reason}")));
-            }
-            for write in &commit.writes {
-                match (&write.key, &write.value) {
-                    (_, Some(Record::Inquiry(inquiry))) => index.upsert(inquiry),
-                    (RecordKey::Inquiry(id), None) => index.remove(id),
-                    _ => {}
-                }
-            }
-        }
-        state.next_seq = next_seq;
-
-        // Made visible before the flush so readers never wait on an fsync; a reader may thus see
-        // a commit a few milliseconds before it is acknowledged (and lose it if the process dies
-        // in between — it was never acknowledged, so no one was promised it).
-        if self.durability == Durability::FlushEveryCommit {
-            if let Err(error) = self.db.flush() {
-                let reason = format!("flush after a commit failed, so it may not be durable: {error}");
-                state.failed = Some(reason.clone());
-                return Err(StoreError::Backend(reason));
-            }
-        }
-        // Under the commit lock, so subscribers see sequence order; after the flush, so a feed
-        // only ever carries durable events.
-        self.feed.publish(&events);
-        Ok(CommitReceipt { versions, events })
     }
 }
 
@@ -447,6 +296,22 @@ fn decode_inquiry(key: &[u8], value: &[u8]) -> Result<Inquiry, SledError> {
             reason: format!("holds a {} record", other.kind().as_str()),
         }),
     }
+}
+
+/// What `meta` says, or, for a database from before versions were stamped store-wide, one
+/// above the highest version of any record (written back, so this scan happens once).
+fn next_version(trees: &Trees) -> Result<Version, SledError> {
+    if let Some(bytes) = trees.meta.get(META_NEXT_VERSION)? {
+        return Ok(Version(codec::decode_seq("meta/next-version", &bytes)?.max(1)));
+    }
+    let mut highest = Version(0);
+    for entry in trees.records.iter() {
+        let (key, value) = entry?;
+        highest = highest.max(codec::decode_record(&key, &value)?.version);
+    }
+    let next = highest.next();
+    trees.meta.insert(META_NEXT_VERSION, &next.0.to_be_bytes())?;
+    Ok(next)
 }
 
 /// The larger of what `meta` says and one past the last stored event: they are written in the
@@ -520,6 +385,10 @@ impl Store for SledStore {
 
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         self.commit_inner(commit)
+    }
+
+    fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
+        Ok(SledStore::check_integrity(self)?)
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {

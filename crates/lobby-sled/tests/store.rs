@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{agent, inquiry, user};
+use common::{agent, assert_healthy, inquiry, problems, raw_sled, user, REOPEN_CEILING};
 use lobby_core::{
     Actor, Commit, DepartmentFilter, Direction, Engine, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter,
     InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent, NewUser, Record, RecordKey, RecordKind,
@@ -17,7 +17,7 @@ use lobby_sled::{Durability, SledConfig, SledError, SledStore};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 fn durable(dir: &std::path::Path) -> SledStore {
-    SledStore::open(dir, SledConfig::default()).expect("open")
+    SledStore::open_waiting(dir, SledConfig::default(), REOPEN_CEILING).expect("open")
 }
 
 fn event(inquiry: Option<&Inquiry>) -> NewEvent {
@@ -34,35 +34,49 @@ fn create(store: &SledStore, record: Record) -> Version {
 }
 
 #[test]
-fn versions_count_writes_and_stale_writes_conflict() {
+fn versions_grow_never_repeat_and_stale_writes_conflict() {
     let store = SledStore::temporary().unwrap();
     let a = inquiry(1, InquiryStatus::Queued, None);
-    assert_eq!(create(&store, Record::Inquiry(a.clone())), Version(1));
+    let created = create(&store, Record::Inquiry(a.clone()));
 
     let mut open = a.clone();
     open.status = InquiryStatus::Open;
     let receipt =
-        store.commit(Commit { writes: vec![Write::update(Version(1), Record::Inquiry(open.clone()))], events: vec![] });
-    assert_eq!(receipt.unwrap().versions, vec![Version(2)]);
+        store.commit(Commit { writes: vec![Write::update(created, Record::Inquiry(open.clone()))], events: vec![] });
+    let updated = receipt.unwrap().versions[0];
+    assert!(updated > created, "{updated:?} after {created:?}");
 
     let stale =
-        store.commit(Commit { writes: vec![Write::update(Version(1), Record::Inquiry(a.clone()))], events: vec![] });
+        store.commit(Commit { writes: vec![Write::update(created, Record::Inquiry(a.clone()))], events: vec![] });
     assert_eq!(stale, Err(StoreError::Conflict { key: RecordKey::Inquiry(a.id.clone()) }));
     let again = store.commit(Commit { writes: vec![Write::create(Record::Inquiry(a.clone()))], events: vec![] });
     assert!(matches!(again, Err(StoreError::Conflict { .. })));
 
     let found = store.get(&RecordKey::Inquiry(a.id.clone())).unwrap().unwrap();
-    assert_eq!((found.version, found.value), (Version(2), Record::Inquiry(open)));
+    assert_eq!((found.version, found.value), (updated, Record::Inquiry(open)));
 
-    let deleted = store
-        .commit(Commit { writes: vec![Write::delete(RecordKey::Inquiry(a.id.clone()), Version(2))], events: vec![] });
-    assert_eq!(deleted.unwrap().versions, vec![Version(2)]);
+    let deleted =
+        store.commit(Commit { writes: vec![Write::delete(RecordKey::Inquiry(a.id.clone()), updated)], events: vec![] });
+    assert_eq!(deleted.unwrap().versions, vec![updated]);
     assert_eq!(store.get(&RecordKey::Inquiry(a.id.clone())).unwrap(), None);
     assert_eq!(store.find(&UniqueKey::Room(a.rid.clone())).unwrap(), None);
     assert_eq!(store.list_inquiries(&all(InquirySort::default())).unwrap().total, 0);
-    // Recreated after a delete, it starts over at version 1.
-    assert_eq!(create(&store, Record::Inquiry(a)), Version(1));
-    store.check_integrity().unwrap();
+    // Re-created after a delete, it gets a version it never had, so no stale writer can match it.
+    let recreated = create(&store, Record::Inquiry(a));
+    assert!(recreated > updated, "{recreated:?} after {updated:?}");
+    assert_healthy(&store);
+}
+
+#[test]
+fn version_stamps_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let store = durable(dir.path());
+        create(&store, Record::Agent(agent("a1", 0)))
+    };
+    let store = durable(dir.path());
+    let after = create(&store, Record::Agent(agent("a2", 0)));
+    assert!(after > before, "a version given after reopening, {after:?}, repeats or precedes {before:?}");
 }
 
 #[test]
@@ -97,8 +111,8 @@ fn unique_keys_are_enforced_released_and_moved() {
     assert_eq!(store.user_by_username("ALICE").unwrap().unwrap().value, takes_old_name);
     assert_eq!(store.user_by_username("alicia").unwrap().unwrap().value, renamed);
     assert_eq!(store.find(&UniqueKey::email("Alice@Example.com")).unwrap().unwrap().value, Record::User(renamed));
-    let report = store.check_integrity().unwrap();
-    assert_eq!((report.users, report.unique_keys), (2, 3));
+    let report = assert_healthy(&store);
+    assert_eq!((report.count("users"), report.count("unique keys")), (2, 3));
 }
 
 #[test]
@@ -138,35 +152,37 @@ fn a_commit_with_one_bad_write_changes_nothing() {
     // The next event still gets the next number: failed commits consume none.
     let receipt = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap();
     assert_eq!(receipt.events[0].seq, EventSeq(2));
-    store.check_integrity().unwrap();
+    assert_healthy(&store);
 }
 
 #[test]
 fn reopening_keeps_records_versions_keys_events_and_numbering() {
     let dir = tempfile::tempdir().unwrap();
     let a = inquiry(1, InquiryStatus::Open, Some("sales"));
-    {
+    let taken_version = {
         let store = durable(dir.path());
         create(&store, Record::Department(department("sales")));
-        store
+        let created = store
             .commit(Commit { writes: vec![Write::create(Record::Inquiry(a.clone()))], events: vec![event(Some(&a))] })
-            .unwrap();
+            .unwrap()
+            .versions[0];
         let mut taken = a.clone();
         taken.status = InquiryStatus::Taken;
         taken.served_by = inquiry(1, InquiryStatus::Taken, None).served_by;
         store
             .commit(Commit {
                 writes: vec![
-                    Write::update(Version(1), Record::Inquiry(taken)),
+                    Write::update(created, Record::Inquiry(taken)),
                     Write::create(Record::Agent(agent("agent-1", 1))),
                 ],
                 events: vec![event(Some(&a)), event(None)],
             })
-            .unwrap();
-    }
+            .unwrap()
+            .versions[0]
+    };
     let store = durable(dir.path());
     let found = store.inquiry(&a.id).unwrap().unwrap();
-    assert_eq!((found.version, found.value.status), (Version(2), InquiryStatus::Taken));
+    assert_eq!((found.version, found.value.status), (taken_version, InquiryStatus::Taken));
     assert_eq!(store.inquiry_by_room(&a.rid).unwrap().unwrap().value.id, a.id);
     assert_eq!(store.agents().unwrap().len(), 1);
     let taken = InquiryQuery { filter: InquiryFilter::status(InquiryStatus::Taken), ..all(InquirySort::default()) };
@@ -175,8 +191,8 @@ fn reopening_keeps_records_versions_keys_events_and_numbering() {
     assert_eq!(history.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![1, 2]);
     let receipt = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap();
     assert_eq!(receipt.events[0].seq, EventSeq(4));
-    let report = store.check_integrity().unwrap();
-    assert_eq!((report.inquiries, report.taken_inquiries, report.events, report.next_event_seq), (1, 1, 4, 5));
+    let report = assert_healthy(&store);
+    assert_eq!((report.count("inquiries"), report.count("events")), (1, 4));
 }
 
 fn department(id: &str) -> lobby_core::Department {
@@ -204,7 +220,9 @@ fn listings_match_the_reference_before_and_after_reopen() {
     let mut rng = StdRng::seed_from_u64(7);
     let mut model: HashMap<InquiryId, (Version, Inquiry)> = HashMap::new();
     {
-        let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+        let store =
+            SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING)
+                .unwrap();
         // check_integrity holds inquiries to the engine's rules: their departments exist.
         create(&store, Record::Department(department("d1")));
         create(&store, Record::Department(department("d2")));
@@ -228,9 +246,13 @@ fn listings_match_the_reference_before_and_after_reopen() {
         check_queries(&store, &model, &mut rng);
         store.flush().unwrap();
     }
-    let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+    let store =
+        SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
     check_queries(&store, &model, &mut rng);
-    assert_eq!(store.check_integrity().unwrap().inquiries, model.len());
+    // The taken inquiries are all served by agent-1; its record makes the loads add up.
+    let taken = model.values().filter(|(_, i)| i.status == InquiryStatus::Taken).count() as u32;
+    create(&store, Record::Agent(agent("agent-1", taken)));
+    assert_eq!(assert_healthy(&store).count("inquiries"), model.len() as u64);
 }
 
 fn check_queries(store: &SledStore, model: &HashMap<InquiryId, (Version, Inquiry)>, rng: &mut StdRng) {
@@ -303,6 +325,7 @@ fn events_filter_by_sequence_inquiry_and_limit_and_feed_subscribers() {
 fn a_second_open_of_the_same_database_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let _first = durable(dir.path());
+    // The one open that must not wait: the first store is alive.
     let error = SledStore::open(dir.path(), SledConfig::default()).unwrap_err();
     assert!(matches!(error, SledError::Locked { .. }), "{error:?}");
     let message = error.to_string();
@@ -318,7 +341,7 @@ fn corrupt_records_are_errors_never_panics() {
         create(&store, Record::User(user("u1", "alice", None)));
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_sled(dir.path());
         db.open_tree("records").unwrap().insert("agent/a1", &b"{\"version\":"[..]).unwrap();
         // A user record filed under someone else's key.
         let moved = db.open_tree("records").unwrap().get("user/u1").unwrap().unwrap();
@@ -329,16 +352,17 @@ fn corrupt_records_are_errors_never_panics() {
     assert!(matches!(store.get(&RecordKey::Agent(UserId::new("a1").unwrap())), Err(StoreError::Corrupt(_))));
     assert!(matches!(store.get(&RecordKey::User(UserId::new("u2").unwrap())), Err(StoreError::Corrupt(_))));
     assert!(matches!(store.scan(RecordKind::Agent), Err(StoreError::Corrupt(_))));
-    assert!(matches!(store.check_integrity(), Err(SledError::Corrupt { .. })));
+    let found = problems(&store);
+    assert!(found.contains("records/agent/a1") && found.contains("holds the record of user/u1"), "{found}");
     drop(store);
 
     // A corrupt inquiry stops the open, since the index cannot be built without it.
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_sled(dir.path());
         db.open_tree("records").unwrap().insert("inquiry/i1", &b"[]"[..]).unwrap();
         db.flush().unwrap();
     }
-    let error = SledStore::open(dir.path(), SledConfig::default()).unwrap_err();
+    let error = SledStore::open_waiting(dir.path(), SledConfig::default(), REOPEN_CEILING).unwrap_err();
     assert!(matches!(&error, SledError::Corrupt { location, .. } if location == "records/inquiry/i1"), "{error}");
 }
 
@@ -350,7 +374,7 @@ fn integrity_check_finds_broken_indexes_and_agent_loads() {
         create(&store, Record::User(user("u1", "alice", None)));
         create(&store, Record::Agent(agent("agent-1", 1)));
         create(&store, Record::Inquiry(inquiry(1, InquiryStatus::Taken, None)));
-        store.check_integrity().unwrap();
+        assert_healthy(&store);
     }
     let broken = |edit: &dyn Fn(&sled::Db)| {
         let copy = tempfile::tempdir().unwrap();
@@ -359,17 +383,17 @@ fn integrity_check_finds_broken_indexes_and_agent_loads() {
             copy_tree(&entry.path(), &copy.path().join(entry.file_name()));
         }
         {
-            let db = sled::open(copy.path()).unwrap();
+            let db = raw_sled(copy.path());
             edit(&db);
             db.flush().unwrap();
         }
         let store = durable(copy.path());
-        store.check_integrity().unwrap_err().to_string()
+        problems(&store)
     };
     let missing_key = broken(&|db| {
         db.open_tree("unique").unwrap().remove("username/alice").unwrap();
     });
-    assert!(missing_key.contains("missing from the unique index"), "{missing_key}");
+    assert!(missing_key.contains("which finds nothing"), "{missing_key}");
     let stray_key = broken(&|db| {
         db.open_tree("unique").unwrap().insert("username/ghost", &b"user/u1"[..]).unwrap();
     });
@@ -431,8 +455,8 @@ fn concurrent_takes_through_the_engine_leave_one_winner() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(wins.iter().sum::<usize>(), ids.len());
-    let report = engine.store().check_integrity().unwrap();
-    assert_eq!((report.taken_inquiries, report.agents), (20, 4));
+    let report = assert_healthy(engine.store());
+    assert_eq!((report.count("inquiries"), report.count("agents")), (20, 4));
 }
 
 #[test]
@@ -440,7 +464,9 @@ fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
     let dir = tempfile::tempdir().unwrap();
     let count = 2_500u32; // more than one loader batch, and not a multiple of it
     {
-        let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+        let store =
+            SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING)
+                .unwrap();
         let writes =
             (0..count).map(|n| Write::create(Record::Inquiry(inquiry(n, InquiryStatus::Open, None)))).collect();
         store.commit(Commit { writes, events: vec![] }).unwrap();
@@ -450,14 +476,14 @@ fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
         let query = InquiryQuery { offset: 2_490, limit: 50, ..all(InquirySort::ascending(SortField::Name)) };
         let page = store.list_inquiries(&query).unwrap();
         assert_eq!((page.total, page.items.len()), (count as usize, 10));
-        assert_eq!(store.check_integrity().unwrap().inquiries, count as usize);
+        assert_eq!(assert_healthy(&store).count("inquiries"), u64::from(count));
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = raw_sled(dir.path());
         db.open_tree("records").unwrap().insert("inquiry/inq-001234", &b"{}"[..]).unwrap();
         db.flush().unwrap();
     }
-    let error = SledStore::open(dir.path(), SledConfig::default()).unwrap_err();
+    let error = SledStore::open_waiting(dir.path(), SledConfig::default(), REOPEN_CEILING).unwrap_err();
     assert!(
         matches!(&error, SledError::Corrupt { location, .. } if location == "records/inquiry/inq-001234"),
         "{error}"
@@ -467,7 +493,8 @@ fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
 #[test]
 fn store_flush_makes_periodic_commits_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), SledConfig { durability: Durability::Periodic }).unwrap();
+    let store =
+        SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
     create(&store, Record::Agent(agent("a1", 0)));
     // Through the trait, as a server's graceful shutdown calls it.
     Store::flush(&store).unwrap();

@@ -1,0 +1,150 @@
+//! [`Store::check_integrity`]: what every store must keep true, checked through the trait.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::event::{EventQuery, EventSeq};
+use crate::ids::{DepartmentId, UserId};
+use crate::model::InquiryStatus;
+
+use super::{Record, RecordKind, Store, StoreError};
+
+/// What an integrity check looked at and what it found. One contract for every store: the
+/// check ran to the end and lists every problem; an empty list means healthy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// How many of each thing were checked: `inquiries`, `agents`, `events`, … (store-specific
+    /// checks add their own).
+    pub counted: BTreeMap<String, u64>,
+    /// Every inconsistency found, in words naming the records involved.
+    pub problems: Vec<String>,
+}
+
+impl IntegrityReport {
+    /// No problem found.
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// How many things of `what` were checked (0 if none or not counted).
+    pub fn count(&self, what: &str) -> u64 {
+        self.counted.get(what).copied().unwrap_or(0)
+    }
+
+    /// Adds `n` to the count of `what`.
+    pub fn add_count(&mut self, what: &str, n: u64) {
+        *self.counted.entry(what.to_owned()).or_default() += n;
+    }
+
+    /// Records a problem.
+    pub fn problem(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+}
+
+impl std::fmt::Display for IntegrityReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: Vec<String> = self.counted.iter().map(|(what, n)| format!("{n} {what}")).collect();
+        write!(f, "checked {}", counts.join(", "))?;
+        if self.problems.is_empty() {
+            return write!(f, "; healthy");
+        }
+        write!(f, "; {} problem(s):", self.problems.len())?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Events read per call while checking the log.
+const EVENT_PAGE: usize = 10_000;
+
+/// The checks every store gets from [`Store::check_integrity`], for a store that adds its own:
+/// each record is filed under its own key and its unique keys
+/// find it; each taken inquiry has a serving agent and each agent's load equals what it
+/// serves; departments and open rooms named by records exist; the event log is numbered 1, 2,
+/// 3, … without gaps.
+pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityReport, StoreError> {
+    let mut report = IntegrityReport::default();
+    let mut serving: HashMap<UserId, u32> = HashMap::new();
+    let mut agents: Vec<(UserId, u32)> = Vec::new();
+    let mut departments: HashSet<DepartmentId> = HashSet::new();
+    let mut named_departments: Vec<(String, DepartmentId)> = Vec::new();
+    for kind in RecordKind::ALL {
+        let records = store.scan(kind)?;
+        report.add_count(kind.plural(), records.len() as u64);
+        for stored in records {
+            let record = stored.value;
+            let path = record.key().to_path();
+            for unique in record.unique_keys() {
+                report.add_count("unique keys", 1);
+                match store.find(&unique)? {
+                    Some(owner) if owner.value.key() == record.key() => {}
+                    Some(owner) => report.problem(format!("{path} claims {unique}, which finds {}", owner.value.key())),
+                    None => report.problem(format!("{path} claims {unique}, which finds nothing")),
+                }
+            }
+            match record {
+                Record::Inquiry(inquiry) => {
+                    if inquiry.status == InquiryStatus::Taken {
+                        match inquiry.served_by_id() {
+                            Some(agent) => *serving.entry(agent.clone()).or_default() += 1,
+                            None => report.problem(format!("{path} is taken but served by no one")),
+                        }
+                    }
+                    if let Some(department) = inquiry.department {
+                        named_departments.push((path, department));
+                    }
+                }
+                Record::Agent(agent) => agents.push((agent.id, agent.active_chats)),
+                Record::Department(department) => {
+                    departments.insert(department.id);
+                }
+                Record::Visitor(visitor) => {
+                    if let Some(room) = &visitor.open_room {
+                        if store.find(&super::UniqueKey::Room(room.clone()))?.is_none() {
+                            report.problem(format!("{path} has open room {room}, which has no inquiry"));
+                        }
+                    }
+                }
+                Record::User(_) => {}
+            }
+        }
+    }
+    for (agent, active_chats) in &agents {
+        let taken = serving.remove(agent).unwrap_or(0);
+        if *active_chats != taken {
+            report.problem(format!("agent/{agent} has active_chats {active_chats} but serves {taken} taken inquiries"));
+        }
+    }
+    for (agent, taken) in serving {
+        report.problem(format!("{taken} taken inquiries are served by agent/{agent}, which does not exist"));
+    }
+    for (path, department) in named_departments {
+        if !departments.contains(&department) {
+            report.problem(format!("{path} is in department {department}, which does not exist"));
+        }
+    }
+    check_event_log(store, &mut report)?;
+    Ok(report)
+}
+
+fn check_event_log<S: Store + ?Sized>(store: &S, report: &mut IntegrityReport) -> Result<(), StoreError> {
+    let mut after = EventSeq::ZERO;
+    let mut expected: Option<u64> = None;
+    loop {
+        let page = store.events(&EventQuery::all().after(after).limit(EVENT_PAGE))?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.seq;
+        report.add_count("events", page.len() as u64);
+        for event in &page {
+            // The log may start above 1 once old events are pruned; from there on it is gapless.
+            if let Some(want) = expected {
+                if event.seq.0 != want {
+                    report.problem(format!("the event log jumps from {} to {}", want - 1, event.seq.0));
+                }
+            }
+            expected = Some(event.seq.0 + 1);
+        }
+    }
+}
