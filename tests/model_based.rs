@@ -235,15 +235,8 @@ impl<S: Store> Subject<S> {
         let agents = (0..AGENTS)
             .map(|n| {
                 let username = format!("agent{n}");
-                let roles = [Role::livechat_agent()].into_iter().collect();
-                let new = NewUser {
-                    username: username.clone(),
-                    name: username.clone(),
-                    email: None,
-                    password_hash: None,
-                    roles,
-                    active: true,
-                };
+                let roles = [Role::livechat_agent()];
+                let new = NewUser::new(username.clone(), username.clone(), roles);
                 let user = engine.create_user(&Actor::System, new).unwrap();
                 engine.add_agent(&Actor::System, &username).unwrap();
                 let update = AgentUpdate {
@@ -266,12 +259,11 @@ impl<S: Store> Subject<S> {
         match *op {
             Op::Enqueue { department } => {
                 let n = self.inquiries.len();
-                let visitor = VisitorSummary {
-                    id: VisitorId::new(format!("v{n}")).unwrap(),
-                    username: format!("guest-{n}"),
-                    token: format!("token-{n}"),
-                    status: VisitorStatus::Online,
-                };
+                let visitor = VisitorSummary::new(
+                    VisitorId::new(format!("v{n}")).unwrap(),
+                    format!("guest-{n}"),
+                    format!("token-{n}"),
+                );
                 let mut new = NewInquiry::new(visitor, format!("Visitor {n}"));
                 new.department = department.map(|d| self.departments[d].clone());
                 let inquiry = self.engine.enqueue(system, new).unwrap();

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use lobby_core::{
     Agent, AgentAvailability, Commit, Department, DepartmentId, Inquiry, InquiryId, InquirySource, InquiryStatus,
     PriorityWeight, Record, Role, RoomId, RoomType, ServedBy, SourceType, Store, StoreExt, Timestamp, User, UserId,
-    VisitorId, VisitorStatus, VisitorSummary, Write, NO_SLA_MINUTES,
+    VisitorId, VisitorSummary, Write, NO_SLA_MINUTES,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -310,12 +310,11 @@ fn inquiry(rng: &mut StdRng, k: usize, mix: Mix, departments: &[Department], age
         status,
         t: RoomType::Livechat,
         department: Some(departments[rng.gen_range(0..departments.len())].id.clone()),
-        visitor: VisitorSummary {
-            id: VisitorId::new(meteor_id(rng)).unwrap(),
-            username: format!("guest-{}", k + 1),
-            token: meteor_id(rng),
-            status: VisitorStatus::Online,
-        },
+        visitor: VisitorSummary::new(
+            VisitorId::new(meteor_id(rng)).unwrap(),
+            format!("guest-{}", k + 1),
+            meteor_id(rng),
+        ),
         default_agent: None,
         priority_weight: priority,
         estimated_waiting_time_queue: sla,

@@ -1,6 +1,6 @@
 //! # lobby-conformance
 //!
-//! The tests every Lobby [`Store`](lobby_core::Store) must pass. A store crate runs them all
+//! The tests every Lobby [`Store`] must pass. A store crate runs them all
 //! with one line in a test file:
 //!
 //! ```ignore

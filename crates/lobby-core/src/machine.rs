@@ -145,17 +145,12 @@ pub fn apply(inquiry: &Inquiry, transition: &Transition, now: Timestamp) -> Resu
 mod tests {
     use super::*;
     use crate::ids::{InquiryId, RoomId, UserId, VisitorId};
-    use crate::model::{VisitorStatus, VisitorSummary};
+    use crate::model::VisitorSummary;
 
     fn inquiry(status: InquiryStatus) -> Inquiry {
         let ts = Timestamp::from_millis(1_000);
         let served = (status == InquiryStatus::Taken).then(|| agent("a1"));
-        let visitor = VisitorSummary {
-            id: VisitorId::new("v1").unwrap(),
-            username: "guest-1".into(),
-            token: "tok".into(),
-            status: VisitorStatus::Online,
-        };
+        let visitor = VisitorSummary::new(VisitorId::new("v1").unwrap(), "guest-1", "tok");
         Inquiry {
             status,
             taken_at: served.as_ref().map(|s| s.ts),

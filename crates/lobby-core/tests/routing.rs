@@ -27,13 +27,8 @@ fn setup(method: RoutingMethod, queue_order: QueueOrder) -> Setup {
 }
 
 fn agent(engine: &Engine<MemoryStore>, name: &str, max_chats: u32, departments: &[&DepartmentId]) -> UserId {
-    let roles = [Role::livechat_agent()].into_iter().collect();
-    let user = engine
-        .create_user(
-            &Actor::System,
-            NewUser { username: name.into(), name: name.into(), email: None, password_hash: None, roles, active: true },
-        )
-        .unwrap();
+    let roles = [Role::livechat_agent()];
+    let user = engine.create_user(&Actor::System, NewUser::new(name, name, roles)).unwrap();
     engine.add_agent(&Actor::System, name).unwrap();
     let update = AgentUpdate {
         max_chats: Some(max_chats),
@@ -50,12 +45,8 @@ fn department(engine: &Engine<MemoryStore>, name: &str, fallback: Option<&Depart
 }
 
 fn enqueue(engine: &Engine<MemoryStore>, n: usize, department: Option<&DepartmentId>) -> Inquiry {
-    let visitor = VisitorSummary {
-        id: VisitorId::new(format!("v{n}")).unwrap(),
-        username: format!("guest-{n}"),
-        token: format!("token-{n}"),
-        status: VisitorStatus::Online,
-    };
+    let visitor =
+        VisitorSummary::new(VisitorId::new(format!("v{n}")).unwrap(), format!("guest-{n}"), format!("token-{n}"));
     let mut new = NewInquiry::new(visitor, format!("Visitor {n}"));
     new.department = department.cloned();
     engine.enqueue(&Actor::System, new).unwrap()
@@ -168,12 +159,8 @@ fn the_reserved_agent_is_preferred_when_it_can_take_it() {
     let Setup { engine, clock } = setup(RoutingMethod::AutoSelection, QueueOrder::Timestamp);
     agent(&engine, "anna", 0, &[]);
     let reserved = agent(&engine, "zoe", 1, &[]);
-    let visitor = |n: usize| VisitorSummary {
-        id: VisitorId::new(format!("v{n}")).unwrap(),
-        username: format!("guest-{n}"),
-        token: format!("t{n}"),
-        status: VisitorStatus::Online,
-    };
+    let visitor =
+        |n: usize| VisitorSummary::new(VisitorId::new(format!("v{n}")).unwrap(), format!("guest-{n}"), format!("t{n}"));
     let mut new = NewInquiry::new(visitor(1), "Reserved");
     new.default_agent = Some(reserved.clone());
     let first = engine.enqueue(&Actor::System, new.clone()).unwrap();
@@ -192,12 +179,7 @@ fn reserved_inquiries_stay_out_of_other_agents_queues() {
     let Setup { engine, .. } = setup(RoutingMethod::ManualSelection, QueueOrder::Timestamp);
     let anna = agent(&engine, "anna", 0, &[]);
     let zoe = agent(&engine, "zoe", 0, &[]);
-    let visitor = VisitorSummary {
-        id: VisitorId::new("v1").unwrap(),
-        username: "guest-1".into(),
-        token: "t1".into(),
-        status: VisitorStatus::Online,
-    };
+    let visitor = VisitorSummary::new(VisitorId::new("v1").unwrap(), "guest-1", "t1");
     let mut new = NewInquiry::new(visitor, "For zoe");
     new.default_agent = Some(zoe.clone());
     engine.enqueue(&Actor::System, new).unwrap();
@@ -289,12 +271,8 @@ fn queue_orders_serve_by_time_priority_and_sla() {
         let Setup { engine, clock } = setup(RoutingMethod::ManualSelection, order);
         let mut ids = Vec::new();
         for (n, (priority, sla)) in [(5u8, 30u64), (99, 5), (1, 10)].into_iter().enumerate() {
-            let visitor = VisitorSummary {
-                id: VisitorId::new(format!("v{n}")).unwrap(),
-                username: format!("guest-{n}"),
-                token: format!("t{n}"),
-                status: VisitorStatus::Online,
-            };
+            let visitor =
+                VisitorSummary::new(VisitorId::new(format!("v{n}")).unwrap(), format!("guest-{n}"), format!("t{n}"));
             let mut new = NewInquiry::new(visitor, format!("V{n}"));
             new.priority = PriorityWeight::new(priority).unwrap();
             new.sla_minutes = Some(sla);
@@ -410,20 +388,8 @@ fn permissions_are_checked_for_every_actor() {
         AgentAvailability::NotAvailable
     );
     // Nobody can take for a user without view-l-room.
-    let roles = [Role::user()].into_iter().collect();
-    let plain = engine
-        .create_user(
-            &Actor::System,
-            NewUser {
-                username: "plain".into(),
-                name: "P".into(),
-                email: None,
-                password_hash: None,
-                roles,
-                active: true,
-            },
-        )
-        .unwrap();
+    let roles = [Role::user()];
+    let plain = engine.create_user(&Actor::System, NewUser::new("plain", "P", roles)).unwrap();
     let inquiry = enqueue(&engine, 0, None);
     engine.release(&Actor::System, &inquiry.id).unwrap();
     assert_eq!(engine.take(&Actor::System, &inquiry.id, Some(&plain.id)), Err(CoreError::InvalidUser));
@@ -449,15 +415,7 @@ fn an_agent_serving_conversations_cannot_be_removed() {
 #[test]
 fn users_are_found_by_email_and_tokens_can_be_revoked() {
     let Setup { engine, .. } = setup(RoutingMethod::ManualSelection, QueueOrder::Timestamp);
-    let roles = [Role::user()].into_iter().collect();
-    let new = NewUser {
-        username: "eve".into(),
-        name: "Eve".into(),
-        email: Some("Eve@Example.com".into()),
-        password_hash: None,
-        roles,
-        active: true,
-    };
+    let new = NewUser { email: Some("Eve@Example.com".into()), ..NewUser::new("eve", "Eve", [Role::user()]) };
     let eve = engine.create_user(&Actor::System, new).unwrap();
     assert_eq!(engine.user_by_email("eve@example.COM").unwrap().map(|u| u.id), Some(eve.id.clone()));
     assert_eq!(engine.user_by_email("nobody@example.com").unwrap(), None);

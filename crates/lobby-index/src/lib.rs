@@ -25,6 +25,8 @@
 //! assert_eq!((ids.len(), total), (0, 0));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod ranked;
 
 use std::collections::HashMap;
@@ -72,6 +74,7 @@ impl Default for InquiryIndex {
 }
 
 impl InquiryIndex {
+    /// An empty index with no views yet.
     pub fn new(config: IndexConfig) -> Self {
         Self {
             facts: HashMap::new(),
@@ -86,10 +89,12 @@ impl InquiryIndex {
         self.facts.len()
     }
 
+    /// Whether no inquiry is indexed.
     pub fn is_empty(&self) -> bool {
         self.facts.is_empty()
     }
 
+    /// The facts indexed for an inquiry.
     pub fn facts(&self, id: &InquiryId) -> Option<&InquiryFacts> {
         self.facts.get(id)
     }
@@ -201,12 +206,7 @@ mod tests {
 
     fn inquiry(n: u32, status: InquiryStatus, department: Option<&str>, name: &str) -> Inquiry {
         let ts = Timestamp::from_millis(1_000 + i64::from(n % 7) * 10);
-        let visitor = VisitorSummary {
-            id: VisitorId::new("v").unwrap(),
-            username: "guest".into(),
-            token: "t".into(),
-            status: VisitorStatus::Online,
-        };
+        let visitor = VisitorSummary::new(VisitorId::new("v").unwrap(), "guest", "t");
         let (id, rid) = (InquiryId::new(format!("i{n:03}")).unwrap(), RoomId::new(format!("r{n:03}")).unwrap());
         Inquiry {
             status,

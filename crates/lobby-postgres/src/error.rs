@@ -2,7 +2,7 @@
 
 use lobby_core::StoreError;
 
-/// Everything that can go wrong outside the [`Store`] contract (which reports
+/// Everything that can go wrong outside the [`Store`](lobby_core::Store) contract (which reports
 /// [`StoreError`]s: a database failure there is [`StoreError::Backend`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {

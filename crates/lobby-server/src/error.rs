@@ -8,6 +8,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use lobby_core::limits::truncate;
 use lobby_core::{CoreError, ErrorClass};
 use serde_json::{json, Value};
 
@@ -15,6 +16,9 @@ use serde_json::{json, Value};
 pub const FORBIDDEN_MESSAGE: &str = "User does not have the permissions required for this action [error-unauthorized]";
 /// The text of a request without a valid login.
 pub const NOT_LOGGED_IN_MESSAGE: &str = "You must be logged in to do this.";
+
+/// How much of a bad `sort` parameter its error quotes, in characters.
+const SORT_QUOTE_LIMIT: usize = 200;
 
 /// An error response: a status and a JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +42,7 @@ impl ApiError {
     pub fn invalid_sort(raw: &str) -> Self {
         Self::coded(
             StatusCode::BAD_REQUEST,
-            format!("Invalid sort parameter provided: \"{}\"", shorten(raw)),
+            format!("Invalid sort parameter provided: \"{}\"", truncate(raw, SORT_QUOTE_LIMIT)),
             "error-invalid-sort",
         )
     }
@@ -96,17 +100,6 @@ impl From<CoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()
-    }
-}
-
-/// Error messages echo client input; keep that short.
-fn shorten(raw: &str) -> String {
-    const LIMIT: usize = 200;
-    if raw.chars().count() <= LIMIT {
-        raw.to_owned()
-    } else {
-        let head: String = raw.chars().take(LIMIT).collect();
-        format!("{head}…")
     }
 }
 

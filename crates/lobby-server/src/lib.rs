@@ -134,7 +134,7 @@ impl AppState {
 
     /// Makes every acknowledged write durable (a no-op for stores that are durable per commit
     /// or not durable at all).
-    pub fn flush(&self) -> Result<(), String> {
+    pub fn flush(&self) -> Result<(), lobby_core::StoreError> {
         self.inner.store.flush()
     }
 

@@ -105,8 +105,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let spec = StoreSpec::parse(&cli.store, &cli.data_dir)?;
-    let store = spec.open()?;
+    let spec = StoreSpec::parse(&cli.store, &cli.data_dir).map_err(|e| e.to_string())?;
+    let store = spec.open().map_err(|e| e.to_string())?;
     let config = ServerConfig {
         routing: RoutingConfig {
             method: match cli.routing {

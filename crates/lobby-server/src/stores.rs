@@ -4,11 +4,32 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use lobby_core::StoreError;
 use lobby_memory::MemoryStore;
-use lobby_postgres::{PostgresConfig, PostgresStore};
-use lobby_sled::{SledConfig, SledStore};
+use lobby_postgres::{PostgresConfig, PostgresError, PostgresStore};
+use lobby_sled::{SledConfig, SledError, SledStore};
 
 use crate::SharedStore;
+
+/// Why a store could not be chosen or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStoreError {
+    /// `--store` names no known store.
+    #[error("unknown store {0:?}: use sled, memory or postgres://…")]
+    UnknownStore(String),
+    /// The sled database could not be opened (locked by another process, corrupt, I/O).
+    #[error("cannot open the sled store in {}: {source}", path.display())]
+    Sled {
+        /// The database directory.
+        path: PathBuf,
+        /// What sled said.
+        #[source]
+        source: SledError,
+    },
+    /// The PostgreSQL store could not connect or migrate.
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(#[source] PostgresError),
+}
 
 /// An open store and a description for logs.
 #[derive(Clone)]
@@ -38,8 +59,8 @@ impl StoreHandle {
     }
 
     /// Makes every acknowledged write durable (graceful shutdown).
-    pub fn flush(&self) -> Result<(), String> {
-        self.store.flush().map_err(|error| error.to_string())
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.store.flush()
     }
 
     pub fn description(&self) -> &str {
@@ -63,18 +84,20 @@ pub enum StoreSpec {
 
 impl StoreSpec {
     /// From `--store` (`sled`, `memory`, `postgres://…`) and `--data-dir`.
-    pub fn parse(store: &str, data_dir: &Path) -> Result<Self, String> {
+    pub fn parse(store: &str, data_dir: &Path) -> Result<Self, OpenStoreError> {
         match store {
             "sled" => Ok(Self::Sled { path: data_dir.to_owned() }),
             "memory" => Ok(Self::Memory),
             url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Ok(Self::Postgres { url: url.to_owned() })
             }
-            other => Err(format!("unknown store {other:?}: use sled, memory or postgres://…")),
+            other => Err(OpenStoreError::UnknownStore(other.to_owned())),
         }
     }
 
-    pub fn open(&self) -> Result<StoreHandle, String> {
+    /// Opens the store (for sled, taking its directory's lock; for PostgreSQL, connecting and
+    /// migrating).
+    pub fn open(&self) -> Result<StoreHandle, OpenStoreError> {
         match self {
             Self::Memory => Ok(StoreHandle::memory()),
             Self::Sled { path } => open_sled(path),
@@ -83,9 +106,9 @@ impl StoreSpec {
     }
 }
 
-fn open_sled(path: &Path) -> Result<StoreHandle, String> {
+fn open_sled(path: &Path) -> Result<StoreHandle, OpenStoreError> {
     let store = SledStore::open(path, SledConfig::default())
-        .map_err(|error| format!("cannot open the sled store in {}: {error}", path.display()))?;
+        .map_err(|source| OpenStoreError::Sled { path: path.to_owned(), source })?;
     Ok(sled_handle(Arc::new(store)))
 }
 
@@ -95,9 +118,8 @@ pub fn sled_handle(store: Arc<SledStore>) -> StoreHandle {
     StoreHandle::new(store, description)
 }
 
-fn open_postgres(url: &str) -> Result<StoreHandle, String> {
-    let store = PostgresStore::connect(url, PostgresConfig::default())
-        .map_err(|error| format!("cannot open the PostgreSQL store: {error}"))?;
+fn open_postgres(url: &str) -> Result<StoreHandle, OpenStoreError> {
+    let store = PostgresStore::connect(url, PostgresConfig::default()).map_err(OpenStoreError::Postgres)?;
     // The URL may carry a password: describe the store by its schema only.
     let description = format!("postgres (schema {})", store.schema());
     Ok(StoreHandle::new(Arc::new(store), description))
@@ -144,7 +166,7 @@ mod tests {
         assert!(engine.visitor_by_token(&token).unwrap().is_some());
         handle.flush().unwrap();
         let refused = StoreSpec::parse("postgres://nobody@127.0.0.1:1/none", Path::new(".")).unwrap().open();
-        assert!(refused.unwrap_err().starts_with("cannot open the PostgreSQL store"));
+        assert!(matches!(refused, Err(OpenStoreError::Postgres(_))), "{refused:?}");
     }
 
     #[test]
@@ -153,6 +175,6 @@ mod tests {
         assert_eq!(StoreSpec::parse("sled", dir).unwrap(), StoreSpec::Sled { path: dir.to_owned() });
         assert_eq!(StoreSpec::parse("memory", dir).unwrap(), StoreSpec::Memory);
         assert!(matches!(StoreSpec::parse("postgres://u@h/db", dir).unwrap(), StoreSpec::Postgres { .. }));
-        assert!(StoreSpec::parse("mongo", dir).is_err());
+        assert!(matches!(StoreSpec::parse("mongo", dir), Err(OpenStoreError::UnknownStore(name)) if name == "mongo"));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use lobby_core::{
     Actor, Commit, EventKind, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent,
-    Record, RoomId, SortField, Store, Timestamp, VisitorId, VisitorStatus, VisitorSummary, Write,
+    Record, RoomId, SortField, Store, Timestamp, VisitorId, VisitorSummary, Write,
 };
 use lobby_sled::{Durability, SledConfig, SledStore};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -142,12 +142,8 @@ fn inquiry(rng: &mut StdRng, n: usize) -> Inquiry {
     let ts = Timestamp::from_millis(1_700_000_000_000 + n as i64 * 1_000);
     let (id, rid) = (InquiryId::generate(rng), RoomId::generate(rng));
     let name = format!("Visitor {}", rng.gen_range(0..100_000));
-    let visitor = VisitorSummary {
-        id: VisitorId::generate(rng),
-        username: format!("guest-{n}"),
-        token: format!("{:032x}", rng.gen::<u128>()),
-        status: VisitorStatus::Online,
-    };
+    let visitor =
+        VisitorSummary::new(VisitorId::generate(rng), format!("guest-{n}"), format!("{:032x}", rng.gen::<u128>()));
     Inquiry {
         message: "Hello, I need help with my order".into(),
         // Not `taken`: a taken inquiry needs an agent for check_integrity to pass.

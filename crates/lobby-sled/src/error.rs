@@ -6,7 +6,7 @@ use lobby_core::StoreError;
 
 use crate::FORMAT_VERSION;
 
-/// Everything that can go wrong in this crate. At the [`Store`] boundary these become
+/// Everything that can go wrong in this crate. At the [`Store`](lobby_core::Store) boundary these become
 /// [`StoreError::Corrupt`] (bad data) or [`StoreError::Backend`] (everything else).
 #[derive(Debug, thiserror::Error)]
 pub enum SledError {

@@ -17,16 +17,11 @@
 //! with [`SledError::Locked`].
 //!
 //! ```
-//! use lobby_core::{Actor, Engine, ListRequest, NewInquiry, VisitorId, VisitorStatus, VisitorSummary};
+//! use lobby_core::{Actor, Engine, ListRequest, NewInquiry, VisitorId, VisitorSummary};
 //! use lobby_sled::SledStore;
 //!
 //! let engine = Engine::new(SledStore::temporary()?);
-//! let visitor = VisitorSummary {
-//!     id: VisitorId::new("v1")?,
-//!     username: "guest-1".into(),
-//!     token: "token-1".into(),
-//!     status: VisitorStatus::Online,
-//! };
+//! let visitor = VisitorSummary::new(VisitorId::new("v1")?, "guest-1", "token-1");
 //! let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, "Marcos"))?;
 //! engine.dispatch(&Actor::System)?; // manual selection: releases it to agents
 //! let page = engine.list(&Actor::System, &ListRequest::default())?;

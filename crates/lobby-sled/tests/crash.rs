@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use lobby_core::{
     Actor, Engine, EventKind, EventQuery, InquiryId, InquiryStatus, ListRequest, NewInquiry, NewUser, Paging, Store,
-    StoreExt, UserId, VisitorId, VisitorStatus, VisitorSummary,
+    StoreExt, UserId, VisitorId, VisitorSummary,
 };
 use lobby_sled::{Durability, SledConfig, SledStore};
 use parking_lot::Mutex;
@@ -194,19 +194,7 @@ fn run_writer(db: &Path, acks: &Path, durability: Durability) {
         let username = format!("agent{i}");
         let user = match engine.user_by_username(&username).unwrap() {
             Some(user) => user,
-            None => engine
-                .create_user(
-                    &Actor::System,
-                    NewUser {
-                        username: username.clone(),
-                        name: username.clone(),
-                        email: None,
-                        password_hash: None,
-                        roles: Default::default(),
-                        active: true,
-                    },
-                )
-                .unwrap(),
+            None => engine.create_user(&Actor::System, NewUser::new(username.clone(), username.clone(), [])).unwrap(),
         };
         agents.push(engine.add_agent(&Actor::System, &user.username).unwrap().id);
     }
@@ -242,12 +230,11 @@ fn one_operation(engine: &Engine<SledStore>, agents: &[UserId]) -> Option<String
     match rng.gen_range(0..10) {
         0..=3 => {
             let n: u32 = rng.gen();
-            let visitor = VisitorSummary {
-                id: VisitorId::new(format!("v{n}")).unwrap(),
-                username: format!("guest-{n}"),
-                token: format!("token-{n}"),
-                status: VisitorStatus::Online,
-            };
+            let visitor = VisitorSummary::new(
+                VisitorId::new(format!("v{n}")).unwrap(),
+                format!("guest-{n}"),
+                format!("token-{n}"),
+            );
             let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, format!("Visitor {n}"))).unwrap();
             Some(format!("enqueue {}", inquiry.id))
         }

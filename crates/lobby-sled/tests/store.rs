@@ -423,14 +423,7 @@ fn concurrent_takes_through_the_engine_leave_one_winner() {
     let engine = Arc::new(Engine::new(SledStore::temporary().unwrap()));
     let mut agents = Vec::new();
     for i in 0..4 {
-        let new = NewUser {
-            username: format!("agent{i}"),
-            name: format!("Agent {i}"),
-            email: None,
-            password_hash: None,
-            roles: Default::default(),
-            active: true,
-        };
+        let new = NewUser::new(format!("agent{i}"), format!("Agent {i}"), []);
         let created = engine.create_user(&Actor::System, new).unwrap();
         agents.push(engine.add_agent(&Actor::System, &created.username).unwrap().id);
     }

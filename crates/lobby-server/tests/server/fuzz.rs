@@ -11,8 +11,8 @@
 //! A short run is part of `cargo test`. A longer one:
 //!
 //! ```text
-//! LOBBY_FUZZ_CASES=100000 LOBBY_FUZZ_SEED=random cargo test -p lobby-server --test fuzz --release -- --nocapture
-//! LOBBY_FUZZ_SEED=1234 cargo test -p lobby-server --test fuzz     # replay one run
+//! LOBBY_FUZZ_CASES=100000 LOBBY_FUZZ_SEED=random cargo test -p lobby-server --test server --release -- --nocapture fuzz::
+//! LOBBY_FUZZ_SEED=1234 cargo test -p lobby-server --test server fuzz:: # replay one run
 //! ```
 //!
 //! On a failure the harness prints the seed, re-runs the input on a fresh fixture, shrinks it,
