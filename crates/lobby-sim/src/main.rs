@@ -332,6 +332,7 @@ fn run(args: RunArgs) -> Result<ExitCode, SimError> {
             hash_event_log: false,
             sample_every: args.plot.as_ref().map(|_| 60.0),
             progress: Some(&mut tick),
+            skip_wait_estimates: false,
         },
     )?;
     if let Some(bar) = &bar {

@@ -32,6 +32,8 @@ pub struct RunOptions<'a> {
     pub sample_every: Option<f64>,
     /// Called now and then with the share of the whole run done (0 to 1).
     pub progress: Option<&'a mut dyn FnMut(f64)>,
+    /// Do not score wait estimates (saves the engine's `queue_position` calls).
+    pub skip_wait_estimates: bool,
 }
 
 /// Everything a run produced.
@@ -229,6 +231,7 @@ pub fn simulate_with<S: Store>(
                     log,
                     sample_every: if index == 0 { options.sample_every } else { None },
                     progress: Some(&mut forward),
+                    skip_wait_estimates: options.skip_wait_estimates,
                 },
             )?;
             done += 1.0;

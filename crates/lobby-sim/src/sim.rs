@@ -35,6 +35,9 @@ pub struct ReplicationOptions<'a> {
     pub sample_every: Option<f64>,
     /// Called now and then with the share of simulated time done (0 to 1).
     pub progress: Option<&'a mut dyn FnMut(f64)>,
+    /// Do not ask the engine for queue positions (a quarter of the engine's work), so no wait
+    /// estimates are scored.
+    pub skip_wait_estimates: bool,
 }
 
 /// One replication's results.
@@ -126,10 +129,11 @@ pub fn run_replication<S: Store>(
 ) -> Result<Replication, SimError> {
     let started = Instant::now();
     let seed = replication_seed(scenario.seed, index);
-    let ReplicationOptions { log, sample_every, progress } = options;
+    let ReplicationOptions { log, sample_every, progress, skip_wait_estimates } = options;
     let logging = log.is_some();
     let driver = Driver::new(store, routing, scenario.queue_order, log)?;
     let mut sim = Sim::new(scenario, routing, seed, driver, sample_every);
+    sim.score_estimates = !skip_wait_estimates;
     if logging {
         let header = LogLine::Header {
             lobby_sim_events: 1,
@@ -235,6 +239,7 @@ struct Sim<'a, S> {
     sample_every: Option<i64>,
     next_sample: i64,
     queue_length: Vec<(f64, f64)>,
+    score_estimates: bool,
 }
 
 impl<'a, S: Store> Sim<'a, S> {
@@ -284,6 +289,7 @@ impl<'a, S: Store> Sim<'a, S> {
             sample_every: sample_every.map(|s| ((s * 1000.0).round() as i64).max(1)),
             next_sample: 0,
             queue_length: Vec::new(),
+            score_estimates: true,
         }
     }
 
@@ -516,7 +522,18 @@ impl<'a, S: Store> Sim<'a, S> {
         self.departments[d].waiting += 1;
         let department = self.departments[d].label;
         self.call_ok(Call::Enqueue { conversation, department, priority, sla_minutes })?;
-        // The estimates every estimator would give now, before routing runs.
+        if let Some(patience) = patience {
+            self.schedule(self.now + patience, Happening::Abandon(n));
+        }
+        if self.score_estimates {
+            self.estimate(n, d)?;
+        }
+        self.route(d)
+    }
+
+    /// Records what every estimator says about conversation `n` now, before routing runs.
+    fn estimate(&mut self, n: usize, d: usize) -> Result<(), SimError> {
+        let conversation = ConversationRef(n as u32);
         let Outcome::Position { position, estimated_wait_ms } = self.call_ok(Call::QueuePosition { conversation })?
         else {
             return Err(SimError::Inconsistent("queue_position answered something else".into()));
@@ -537,10 +554,7 @@ impl<'a, S: Store> Sim<'a, S> {
         record.engine_estimate = estimated_wait_ms.map(|ms| ms as f64 / 1000.0);
         record.rocket_chat_estimate = estimate::rocket_chat(&snapshot, ROCKET_CHAT_RECENT_CHATS);
         record.throughput_estimate = estimate::throughput(&snapshot);
-        if let Some(patience) = patience {
-            self.schedule(self.now + patience, Happening::Abandon(n));
-        }
-        self.route(d)
+        Ok(())
     }
 
     /// Free and total chat slots of the department's agents on shift.
