@@ -558,7 +558,9 @@ fn out_of_order(what: impl fmt::Display) -> SimError {
     SimError::Inconsistent(format!("{what} is created out of order"))
 }
 
-/// Replaces every string that is a generated id by its label, wherever it appears.
+/// Replaces every string that is a generated id by its label, wherever it appears. A routing
+/// decision lists its candidates in the store's key order, which is the order of the random ids,
+/// so candidate lists are sorted by label (`a2` before `a10`).
 fn relabel(value: &mut serde_json::Value, labels: &HashMap<String, String>) {
     match value {
         serde_json::Value::String(text) => {
@@ -567,7 +569,19 @@ fn relabel(value: &mut serde_json::Value, labels: &HashMap<String, String>) {
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(|item| relabel(item, labels)),
-        serde_json::Value::Object(map) => map.values_mut().for_each(|item| relabel(item, labels)),
+        serde_json::Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                relabel(item, labels);
+                if key == "candidates" {
+                    if let serde_json::Value::Array(candidates) = item {
+                        candidates.sort_by_cached_key(|candidate| {
+                            let label = candidate.get(0).and_then(|l| l.as_str()).unwrap_or_default();
+                            (label.len(), label.to_owned())
+                        });
+                    }
+                }
+            }
+        }
         _ => {}
     }
 }
