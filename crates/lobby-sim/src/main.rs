@@ -126,6 +126,9 @@ struct RunArgs {
     /// Write the event log (JSON lines) of the first replication to this file.
     #[arg(long)]
     events: Option<String>,
+    /// Do not ask the engine for queue positions, so no wait estimates are scored (faster).
+    #[arg(long)]
+    skip_wait_estimates: bool,
 }
 
 fn main() -> ExitCode {
@@ -332,7 +335,7 @@ fn run(args: RunArgs) -> Result<ExitCode, SimError> {
             hash_event_log: false,
             sample_every: args.plot.as_ref().map(|_| 60.0),
             progress: Some(&mut tick),
-            skip_wait_estimates: false,
+            skip_wait_estimates: args.skip_wait_estimates,
         },
     )?;
     if let Some(bar) = &bar {

@@ -99,6 +99,8 @@ pub struct Summary {
     /// Wait estimates over served conversations that found every slot busy.
     #[serde(skip)]
     pub estimates_queued: EstimateScores,
+    /// Conversations simulated, warm-up included, all replications.
+    pub simulated_conversations: u64,
     /// Happenings handled, all replications.
     pub events: u64,
     /// Engine calls, all replications.
@@ -136,6 +138,7 @@ impl Summary {
             unanswered: total(&|r| r.metrics.unanswered),
             estimates_all,
             estimates_queued,
+            simulated_conversations: total(&|r| r.simulated_conversations),
             events: total(&|r| r.events),
             engine_calls: total(&|r| r.engine_calls),
             wall_seconds: replications.iter().map(|r| r.wall_seconds).sum(),
@@ -147,9 +150,9 @@ impl Summary {
         self.events as f64 / self.wall_seconds.max(1e-9)
     }
 
-    /// Conversations simulated per second of wall time (warm-up ones excluded).
+    /// Conversations simulated (warm-up included) per second of wall time.
     pub fn conversations_per_second(&self) -> f64 {
-        self.conversations as f64 / self.wall_seconds.max(1e-9)
+        self.simulated_conversations as f64 / self.wall_seconds.max(1e-9)
     }
 }
 
@@ -381,37 +384,14 @@ impl RunReport {
             "{:<30} {:>12}   (served {}, abandoned {}, unanswered {})",
             "conversations", s.conversations, s.served, s.abandoned, s.unanswered
         );
-        let _ = writeln!(
-            out,
-            "\nwait estimate at enqueue vs actual wait, over the {} served conversations that found every slot busy \
-             (\"all\": over all {} served)",
-            s.estimates_queued.engine.count(),
-            s.estimates_all.engine.count()
-        );
-        let _ = writeln!(
-            out,
-            "{:<24} {:>10} {:>10} {:>9}   {:>10} {:>10}",
-            "", "MAE s", "bias s", "coverage", "MAE all", "bias all"
-        );
-        for (name, queued, all) in [
-            ("engine queue_position", &s.estimates_queued.engine, &s.estimates_all.engine),
-            ("Rocket.Chat formula", &s.estimates_queued.rocket_chat, &s.estimates_all.rocket_chat),
-            ("throughput (proposed)", &s.estimates_queued.throughput, &s.estimates_all.throughput),
-        ] {
-            let (q, a) = (queued.score(), all.score());
-            let _ = writeln!(
-                out,
-                "{name:<24} {:>10.1} {:>+10.1} {:>8.0}%   {:>10.1} {:>+10.1}",
-                q.mae_seconds,
-                q.bias_seconds,
-                q.coverage * 100.0,
-                a.mae_seconds,
-                a.bias_seconds
-            );
+        if s.estimates_all.engine.count() > 0 {
+            write_estimates(&mut out, s);
         }
         let _ = writeln!(
             out,
-            "\nsimulator: {} events, {} engine calls in {:.2} s wall: {:.0} events/s, {:.0} conversations/s",
+            "\nsimulator: {} conversations, {} events, {} engine calls in {:.2} s wall: {:.0} events/s, {:.0} \
+             conversations/s",
+            s.simulated_conversations,
             s.events,
             s.engine_calls,
             s.wall_seconds,
@@ -422,6 +402,37 @@ impl RunReport {
             let _ = writeln!(out, "event log: {lines} lines, sha256 {sha256}");
         }
         out
+    }
+}
+
+fn write_estimates(out: &mut String, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "\nwait estimate at enqueue vs actual wait, over the {} served conversations that found every slot busy \
+         (\"all\": over all {} served)",
+        s.estimates_queued.engine.count(),
+        s.estimates_all.engine.count()
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:>10} {:>10} {:>9}   {:>10} {:>10}",
+        "", "MAE s", "bias s", "coverage", "MAE all", "bias all"
+    );
+    for (name, queued, all) in [
+        ("engine queue_position", &s.estimates_queued.engine, &s.estimates_all.engine),
+        ("Rocket.Chat formula", &s.estimates_queued.rocket_chat, &s.estimates_all.rocket_chat),
+        ("throughput (proposed)", &s.estimates_queued.throughput, &s.estimates_all.throughput),
+    ] {
+        let (q, a) = (queued.score(), all.score());
+        let _ = writeln!(
+            out,
+            "{name:<24} {:>10.1} {:>+10.1} {:>8.0}%   {:>10.1} {:>+10.1}",
+            q.mae_seconds,
+            q.bias_seconds,
+            q.coverage * 100.0,
+            a.mae_seconds,
+            a.bias_seconds
+        );
     }
 }
 
@@ -462,6 +473,7 @@ fn estimates_json(s: &Summary) -> serde_json::Value {
 fn simulator_json(s: &Summary) -> serde_json::Value {
     json!({
         "events": s.events,
+        "simulated_conversations": s.simulated_conversations,
         "engine_calls": s.engine_calls,
         "wall_seconds": s.wall_seconds,
         "events_per_second": s.events_per_second(),

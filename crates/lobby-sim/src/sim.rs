@@ -61,6 +61,8 @@ pub struct Replication {
     pub service_level_over_time: Vec<(f64, f64)>,
     /// SHA-256 and line count of the event log, if one was kept.
     pub event_log: Option<(String, u64)>,
+    /// Conversations simulated, warm-up included.
+    pub simulated_conversations: u64,
     /// Happenings handled.
     pub events: u64,
     /// Calls made on the engine.
@@ -647,7 +649,7 @@ impl<'a, S: Store> Sim<'a, S> {
         conversation.wait_ms = Some(wait);
         let handle = conversation.handle_ms;
         let counted = conversation.counted;
-        if counted {
+        if counted && self.score_estimates {
             let actual = wait as f64 / 1000.0;
             let queued = conversation.queued;
             let estimates =
@@ -824,6 +826,7 @@ impl<'a, S: Store> Sim<'a, S> {
             queue_length: self.queue_length,
             service_level_over_time,
             event_log: None,
+            simulated_conversations: self.conversations.len() as u64,
             events: self.happenings,
             engine_calls: self.engine_calls,
             wall_seconds: 0.0,
