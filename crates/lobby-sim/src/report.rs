@@ -401,7 +401,7 @@ impl RunReport {
         if let Some((sha256, lines)) = &head.replications[0].event_log {
             let _ = writeln!(out, "event log: {lines} lines, sha256 {sha256}");
         }
-        out
+        out.lines().map(|line| format!("{}\n", line.trim_end())).collect()
     }
 }
 
