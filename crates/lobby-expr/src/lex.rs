@@ -135,8 +135,9 @@ fn escape(input: &mut Input<'_>) -> Option<Result<char, ()>> {
 /// `\uXXXX` after the `\u`, with a UTF-16 surrogate pair spelled as two escapes.
 fn unicode_escape(input: &mut Input<'_>) -> Option<char> {
     fn code_unit(input: &mut Input<'_>) -> Option<u16> {
-        let digits: Scan<&str> = take_while(4, AsChar::is_hex_digit).parse_next(input);
-        u16::from_str_radix(digits.ok()?, 16).ok()
+        // Up to four digits are taken even when fewer are there, so the error quotes them.
+        let digits: Scan<&str> = take_while(0..=4, AsChar::is_hex_digit).parse_next(input);
+        digits.ok().filter(|digits| digits.len() == 4).and_then(|digits| u16::from_str_radix(digits, 16).ok())
     }
     let first = code_unit(input)?;
     if (0xD800..0xDC00).contains(&first) {
