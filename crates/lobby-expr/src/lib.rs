@@ -80,6 +80,8 @@ mod explain;
 mod lex;
 mod parse;
 mod semantics;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
