@@ -90,33 +90,37 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>, ParseError> {
 fn string(input: &mut Input<'_>) -> Result<String, LexError> {
     let start = input.current_token_start();
     let unterminated = || LexError::new(Problem::UnterminatedString, start, start + 1);
-    let quote: Scan<char> = any.parse_next(input);
-    let quote = quote.map_err(|_| unterminated())?;
+    let delimiter: Scan<char> = any.parse_next(input);
+    let delimiter = delimiter.map_err(|_| unterminated())?;
     let mut value = String::new();
     loop {
-        let chunk: Scan<&str> = take_till(0.., (quote, '\\')).parse_next(input);
+        let chunk: Scan<&str> = take_till(0.., (delimiter, '\\')).parse_next(input);
         value.push_str(chunk.unwrap_or_default());
         let backslash = input.current_token_start();
         let next: Scan<char> = any.parse_next(input);
         match next {
             Err(_) => return Err(unterminated()),
             Ok('\\') => match escape(input) {
-                Some(Ok(character)) => value.push(character),
-                Some(Err(())) => {
+                Ok(character) => value.push(character),
+                Err(BadEscape::Invalid) => {
                     return Err(LexError::new(Problem::InvalidEscape, backslash, input.current_token_start()))
                 }
-                None => return Err(unterminated()),
+                Err(BadEscape::EndOfInput) => return Err(unterminated()),
             },
-            Ok(_closing_quote) => return Ok(value),
+            Ok(_closing_delimiter) => return Ok(value),
         }
     }
 }
 
+enum BadEscape {
+    Invalid,
+    EndOfInput,
+}
+
 /// The character after a backslash: JSON's escapes, plus `\'` for single-quoted strings.
-/// `None` when the input ends right after the backslash.
-fn escape(input: &mut Input<'_>) -> Option<Result<char, ()>> {
+fn escape(input: &mut Input<'_>) -> Result<char, BadEscape> {
     let escaped: Scan<char> = any.parse_next(input);
-    let character = match escaped.ok()? {
+    let character = match escaped.map_err(|_| BadEscape::EndOfInput)? {
         '"' => '"',
         '\'' => '\'',
         '\\' => '\\',
@@ -126,10 +130,10 @@ fn escape(input: &mut Input<'_>) -> Option<Result<char, ()>> {
         'n' => '\n',
         'r' => '\r',
         't' => '\t',
-        'u' => return Some(unicode_escape(input).ok_or(())),
-        _ => return Some(Err(())),
+        'u' => return unicode_escape(input).ok_or(BadEscape::Invalid),
+        _ => return Err(BadEscape::Invalid),
     };
-    Some(Ok(character))
+    Ok(character)
 }
 
 /// `\uXXXX` after the `\u`, with a UTF-16 surrogate pair spelled as two escapes.

@@ -245,15 +245,10 @@ impl<'t> Parser<'t> {
 /// `worker.` and `task.` choose whose attributes a path reads when more keys follow; a bare
 /// path, even a bare `task`, reads the worker's.
 fn attribute_path(text: &str, span: Span) -> AttributePath {
-    let mut keys: Vec<&str> = text.split('.').collect();
-    let scope = match keys.as_slice() {
-        ["worker", _, ..] => Some(Scope::Worker),
-        ["task", _, ..] => Some(Scope::Task),
-        _ => None,
+    let (scope, keys) = match text.split_once('.') {
+        Some(("worker", keys)) => (Scope::Worker, keys),
+        Some(("task", keys)) => (Scope::Task, keys),
+        _ => (Scope::Worker, text),
     };
-    if scope.is_some() {
-        keys.remove(0);
-    }
-    let keys = keys.into_iter().map(Box::from).collect();
-    AttributePath { scope: scope.unwrap_or(Scope::Worker), keys, span }
+    AttributePath { scope, keys: keys.split('.').map(Box::from).collect(), span }
 }

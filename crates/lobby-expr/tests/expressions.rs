@@ -326,3 +326,11 @@ fn expressions_are_equal_when_their_sources_are() {
     let set: std::collections::HashSet<Expression> = [a.clone(), a.clone()].into_iter().collect();
     assert_eq!(set.len(), 1);
 }
+
+#[test]
+fn an_expression_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Expression>();
+    shareable::<lobby_expr::Explanation>();
+    shareable::<lobby_expr::ParseError>();
+}
