@@ -176,7 +176,7 @@ fn processes_racing_on_one_queue_serve_each_inquiry_once() {
     // The parent's feed saw every child's event once, in order.
     let mut fed = Vec::new();
     while fed.len() < events.len() - first_seq {
-        match feed.next_timeout(Duration::from_secs(10)) {
+        match feed.next_timeout(Duration::from_secs(60)) {
             Some(e) => fed.push(e),
             None => break,
         }

@@ -509,7 +509,7 @@ impl<S: Store> Driver<S> {
             }),
             Call::QueuedForUser { agent } => {
                 let id = self.agent(*agent)?.clone();
-                let request = QueueRequest { count: 1, ..QueueRequest::default() };
+                let request = QueueRequest { paging: lobby_core::Paging::new(0, 1), ..QueueRequest::default() };
                 match self.engine.queued_for_user(&Actor::User(id), &request) {
                     Ok(page) => {
                         let first = match page.items.first() {

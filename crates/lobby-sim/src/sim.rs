@@ -11,7 +11,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
-use lobby_core::{Event, EventKind, Store, TransitionKind};
+use lobby_core::machine::TransitionKind;
+use lobby_core::{Event, EventKind, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal};

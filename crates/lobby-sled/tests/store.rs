@@ -317,7 +317,7 @@ fn events_filter_by_sequence_inquiry_and_limit_and_feed_subscribers() {
     assert_eq!(seqs(EventQuery::all().after(EventSeq(u64::MAX)).limit(100)), Vec::<u64>::new());
     assert_eq!(seqs(EventQuery::all().limit(0)), Vec::<u64>::new());
     let fed: Vec<u64> =
-        (0..10).filter_map(|_| subscription.next_timeout(Duration::from_secs(1))).map(|e| e.seq.0).collect();
+        (0..10).filter_map(|_| subscription.next_timeout(Duration::from_secs(60))).map(|e| e.seq.0).collect();
     assert_eq!(fed, (1..=10).collect::<Vec<_>>());
 }
 

@@ -1007,7 +1007,7 @@ fn malformed_http_is_refused_and_the_server_carries_on() {
             use std::io::{Read as _, Write as _};
             stream.write_all(&bytes).unwrap();
             stream.shutdown(std::net::Shutdown::Write).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
             let mut answer = Vec::new();
             let _ = stream.read_to_end(&mut answer);
             let text = String::from_utf8_lossy(&answer);
@@ -1020,7 +1020,7 @@ fn malformed_http_is_refused_and_the_server_carries_on() {
     }
     // An HTTP/2 preface on this HTTP/1 port: the connection is closed, nothing else happens.
     let before = sweep.fixture.snapshot();
-    let answer = raw_exchange_within(sweep.server.addr(), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Duration::from_secs(5));
+    let answer = raw_exchange_within(sweep.server.addr(), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Duration::from_secs(60));
     assert!(answer.as_ref().map_or(true, |r| r.status < 500), "{answer:?}");
     assert_eq!(sweep.fixture.snapshot(), before);
     sweep.finish();
@@ -1038,9 +1038,11 @@ fn a_body_announced_over_the_limit_is_refused_before_it_is_sent() {
          Content-Type: application/json\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         admin.user_id, admin.token
     );
-    let reply = raw_exchange_within(sweep.server.addr(), head.as_bytes(), Duration::from_secs(3));
-    let reply = reply.unwrap_or_else(|e| panic!("no answer within 3 s: {e}"));
-    assert_ne!(reply.status, 100, "the server answered 100 Continue and waited for the body, with no 413 within 3 s");
+    // The body is never sent: a server that waits for it never answers, and the ceiling ends the
+    // test (it only bounds that hang; a loaded machine cannot make a correct server fail it).
+    let reply = raw_exchange_within(sweep.server.addr(), head.as_bytes(), Duration::from_secs(60));
+    let reply = reply.unwrap_or_else(|e| panic!("no answer without the body: {e}"));
+    assert_ne!(reply.status, 100, "the server answered 100 Continue and waited for the body instead of a 413");
     assert_eq!(reply.status, 413, "{}", reply.text());
     check_reply("POST", &reply).unwrap();
     sweep.finish();
