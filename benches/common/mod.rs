@@ -11,9 +11,9 @@ pub mod sqlite;
 use std::collections::BTreeSet;
 
 use lobby_core::{
-    Agent, AgentAvailability, Commit, Department, DepartmentId, Inquiry, InquiryId, InquirySource, InquiryStatus,
-    PriorityWeight, Record, Role, RoomId, RoomType, ServedBy, SourceType, Store, StoreExt, Timestamp, User, UserId,
-    VisitorId, VisitorSummary, Write, NO_SLA_MINUTES,
+    Agent, Commit, Department, DepartmentId, Inquiry, InquiryId, InquirySource, InquiryStatus, PriorityWeight, Record,
+    Role, RoomId, ServedBy, SourceType, Store, StoreExt, Timestamp, User, UserId, VisitorId, VisitorSummary, Write,
+    NO_SLA_MINUTES,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -223,16 +223,9 @@ pub fn generate(n: usize, mix: Mix) -> Dataset {
     let departments: Vec<Department> = DEPARTMENT_NAMES
         .iter()
         .map(|name| Department {
-            id: DepartmentId::new(meteor_id(&mut rng)).unwrap(),
-            name: (*name).to_owned(),
-            enabled: true,
             description: format!("{name} team"),
             email: format!("{}@example.com", name.to_lowercase().replace(' ', "-")),
-            show_on_registration: true,
-            show_on_offline_form: true,
-            max_chats_per_agent: 0,
-            fallback: None,
-            updated_at: before,
+            ..Department::new(DepartmentId::new(meteor_id(&mut rng)).unwrap(), *name, before)
         })
         .collect();
     let mut users = Vec::with_capacity(AGENTS + 1);
@@ -241,15 +234,8 @@ pub fn generate(n: usize, mix: Mix) -> Dataset {
         let username = format!("agent.{}", FIRST_NAMES[a].to_lowercase());
         let u = user(&mut rng, &username, Role::livechat_agent());
         agents.push(Agent {
-            id: u.id.clone(),
-            username: u.username.clone(),
-            availability: AgentAvailability::Available,
             departments: (0..3).map(|k| departments[(a + k) % DEPARTMENTS].id.clone()).collect(),
-            max_chats: 0,
-            active_chats: 0,
-            assigned_total: 0,
-            last_routed_at: None,
-            updated_at: before,
+            ..Agent::new(u.id.clone(), u.username.clone(), before)
         });
         users.push(u);
     }
@@ -301,29 +287,23 @@ fn inquiry(rng: &mut StdRng, k: usize, mix: Mix, departments: &[Department], age
         0 => (PriorityWeight::new(rng.gen_range(1..=5)).unwrap(), rng.gen_range(5..120)),
         _ => (PriorityWeight::UNSET, NO_SLA_MINUTES),
     };
+    let id = InquiryId::new(meteor_id(rng)).unwrap();
+    let rid = RoomId::new(meteor_id(rng)).unwrap();
+    let message = MESSAGES[rng.gen_range(0..MESSAGES.len())].to_owned();
+    let department = Some(departments[rng.gen_range(0..departments.len())].id.clone());
+    let visitor =
+        VisitorSummary::new(VisitorId::new(meteor_id(rng)).unwrap(), format!("guest-{}", k + 1), meteor_id(rng));
     Inquiry {
-        id: InquiryId::new(meteor_id(rng)).unwrap(),
-        rid: RoomId::new(meteor_id(rng)).unwrap(),
-        name,
-        message: MESSAGES[rng.gen_range(0..MESSAGES.len())].to_owned(),
-        ts,
+        message,
         status,
-        t: RoomType::Livechat,
-        department: Some(departments[rng.gen_range(0..departments.len())].id.clone()),
-        visitor: VisitorSummary::new(
-            VisitorId::new(meteor_id(rng)).unwrap(),
-            format!("guest-{}", k + 1),
-            meteor_id(rng),
-        ),
-        default_agent: None,
+        department,
         priority_weight: priority,
         estimated_waiting_time_queue: sla,
-        queued_at: Some(ts),
         taken_at: served_by.as_ref().map(|s| s.ts),
         served_by,
-        agents: None,
         source: Some(InquirySource { kind: SourceType::Widget }),
         updated_at,
+        ..Inquiry::new(id, rid, visitor, name, ts)
     }
 }
 

@@ -5,14 +5,14 @@
 //! It is not meant to be fast: listings scan every inquiry. It is meant to be read, as the
 //! model of what the contract asks, next to `docs/stores.md`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Mutex;
 
 use lobby_core::{
-    plan_unique_keys, plan_versions, Commit, CommitReceipt, Event, EventQuery, EventSeq, Inquiry, InquiryFilter,
-    InquiryId, InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription,
-    UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
+    plan_unique_keys, plan_versions, Commit, CommitReceipt, DueRecord, Event, EventQuery, EventSeq, Inquiry,
+    InquiryFilter, InquiryId, InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError,
+    Subscription, Timestamp, UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
 };
 
 /// Declares [`Bug`] and [`Bug::ALL`] from one list, so no bug can be left out of the tests.
@@ -60,6 +60,8 @@ bugs! {
     DuplicateBeforeConflict,
     /// Reads `limit: 0` as "no limit".
     LimitZeroIsUnlimited,
+    /// Adds a record's new deadline to the deadline index but leaves its old entry there.
+    StaleDeadlineIndex,
 }
 
 /// The reference store, correct unless built with a [`Bug`].
@@ -71,6 +73,8 @@ pub struct ReferenceStore {
 
 struct State {
     records: BTreeMap<RecordKey, Versioned<Record>>,
+    /// Every record with a deadline, by its earliest one.
+    deadlines: BTreeSet<DueRecord>,
     unique: BTreeMap<UniqueKey, RecordKey>,
     events: Vec<Event>,
     next_stamp: Version,
@@ -104,6 +108,7 @@ impl ReferenceStore {
         let next_seq = if bug == Some(Bug::EventsFromZero) { 0 } else { 1 };
         let state = State {
             records: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             unique: BTreeMap::new(),
             events: Vec::new(),
             next_stamp: Version::FIRST,
@@ -187,6 +192,13 @@ impl ReferenceStore {
             state.unique.insert(key, owner);
         }
         for (write, version) in writes.into_iter().zip(versions) {
+            let old = state.records.get(&write.key).and_then(|r| r.value.next_deadline());
+            if let (Some(due), false) = (old, self.has(Bug::StaleDeadlineIndex)) {
+                state.deadlines.remove(&DueRecord { due, key: write.key.clone() });
+            }
+            if let Some(due) = write.value.as_ref().and_then(Record::next_deadline) {
+                state.deadlines.insert(DueRecord { due, key: write.key.clone() });
+            }
             match write.value {
                 Some(record) => {
                     state.records.insert(write.key, Versioned { version: *version, value: record });
@@ -263,6 +275,11 @@ impl Store for ReferenceStore {
         let position = all.reference_page(Self::inquiries(&state)).items.iter().position(|i| &i.id == inquiry);
         let unknown = !state.records.contains_key(&RecordKey::Inquiry(inquiry.clone()));
         Ok(if unknown && self.has(Bug::CountBeforeUnknownIsZero) { Some(0) } else { position })
+    }
+
+    fn due(&self, at: Timestamp, limit: usize) -> Result<Vec<DueRecord>, StoreError> {
+        let state = self.lock();
+        Ok(state.deadlines.iter().take_while(|d| d.due <= at).take(limit).cloned().collect())
     }
 
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {

@@ -38,6 +38,13 @@ pub enum CoreError {
     /// No conversation has this room id (or it is not the visitor's).
     #[error("Room not found")]
     RoomNotFound,
+    /// The conversation is closed.
+    #[error("This conversation is already closed")]
+    RoomClosed,
+    /// The user may not do this in this conversation (it is not theirs, or not in a state that
+    /// allows it).
+    #[error("Not allowed")]
+    NotAllowed,
     /// Someone else serves the conversation already.
     #[error("Inquiry already taken")]
     InquiryAlreadyTaken,
@@ -113,6 +120,8 @@ impl CoreError {
             Self::InquiryNotFound => "error-not-found",
             Self::RoomNotFound => "error-invalid-room",
             Self::InquiryAlreadyTaken => "error-inquiry-taken",
+            Self::RoomClosed => "room-closed",
+            Self::NotAllowed => "error-not-allowed",
             Self::IllegalTransition { .. } => "error-invalid-inquiry-status",
             Self::InvalidUser => "error-invalid-user",
             Self::UserNotFound => "error-invalid-user",

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{DepartmentId, InquiryId, UserId};
 use crate::machine::TransitionKind;
-use crate::model::AgentAvailability;
+use crate::model::{AgentAvailability, TimerRule};
 use crate::time::Timestamp;
 
 /// Position in a store's event log: the first event is 1, and each next one is 1 more.
@@ -79,6 +79,21 @@ pub enum EventKind {
         /// Free text: a close comment, a transfer reason, "taken on behalf of …".
         #[serde(default, skip_serializing_if = "String::is_empty")]
         reason: String,
+    },
+    /// A deadline came due and its rule acted: which rule, when it was due, and what it did.
+    /// The transition it caused (if any) follows as its own event.
+    TimerFired {
+        /// The rule.
+        rule: TimerRule,
+        /// When it was due (it fired at the event's `at`).
+        due: Timestamp,
+        /// What it did, in words: "moved to bob", "closed: waited over 600 s", ….
+        outcome: String,
+    },
+    /// Someone wrote in the conversation (the text is not kept). The actor says who.
+    MessageSent {
+        /// The agents' first response to the visitor.
+        first_response: bool,
     },
     /// Routing chose an agent; says why.
     Routed(RoutingDecision),

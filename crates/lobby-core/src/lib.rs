@@ -53,17 +53,19 @@ mod query;
 mod routing;
 mod store;
 mod time;
+mod timers;
 
 pub use engine::{
-    AgentUpdate, DepartmentSettings, DispatchReport, Engine, EngineConfig, ListRequest, NewInquiry, NewUser,
-    OpenedRoom, QueuePosition, QueueRequest, TransferTarget, VisitorDetails,
+    AgentUpdate, DepartmentSettings, DispatchReport, Engine, EngineConfig, FireReport, ListRequest, Message,
+    NewInquiry, NewUser, OpenedRoom, QueuePosition, QueueRequest, TransferTarget, VisitorDetails,
 };
 pub use error::{CoreError, ErrorClass};
 pub use event::{Actor, Event, EventKind, EventQuery, EventSeq, NewEvent, RoutingDecision};
 pub use ids::{meteor_id, DepartmentId, InquiryId, RoomId, UserId, VisitorId, MAX_ID_LEN};
 pub use model::{
-    Agent, AgentAvailability, DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight, Role,
-    RoomType, ServedBy, SourceType, User, Visitor, VisitorStatus, VisitorSummary, NO_SLA_MINUTES,
+    Agent, AgentAvailability, Deadline, DefaultAgent, Department, DepartmentTimers, Inquiry, InquirySource,
+    InquiryStatus, LastMessage, MessageAuthor, PriorityWeight, ResponseBy, Role, RoomType, ServedBy, SourceType,
+    TimerRule, TimerSetting, User, Visitor, VisitorStatus, VisitorSummary, NO_SLA_MINUTES,
 };
 pub use permissions::{Permission, PermissionPolicy};
 pub use query::{
@@ -72,8 +74,9 @@ pub use query::{
 };
 pub use routing::{has_room, Candidate, QueueOrder, RoutingConfig, RoutingMethod, RoutingStrategy};
 pub use store::{
-    check_store_contents, plan_unique_keys, plan_versions, Commit, CommitReceipt, FeedHub, IntegrityReport, Record,
-    RecordKey, RecordKind, Store, StoreError, StoreExt, Subscription, UniqueKey, UniqueKeyChanges, Version, Versioned,
-    Write,
+    check_store_contents, plan_unique_keys, plan_versions, Commit, CommitReceipt, DueRecord, FeedHub, IntegrityReport,
+    Record, RecordKey, RecordKind, Store, StoreError, StoreExt, Subscription, UniqueKey, UniqueKeyChanges, Version,
+    Versioned, Write,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use timers::{AgentLeave, AgentLeaveAction, TimerConfig};

@@ -4,7 +4,9 @@
 //! ```text
 //!            release            take / assign
 //! queued ───────────────▶ open ───────────────▶ taken ──┐ transfer to agent
-//!   ▲                                             │ ▲────┘
+//!   ▲  ▲                    │                     │ ▲────┘
+//!   │  └── transfer to ─────┘                     │
+//!   │      department (a waiting one moves queue) │
 //!   └──────── return to queue / transfer to department ┘
 //! any non-closed state ── close ──▶ closed (terminal)
 //! ```
@@ -36,7 +38,8 @@ pub enum Transition {
         /// Who serves it next.
         agent: ServedBy,
     },
-    /// taken → queued in another department's queue.
+    /// taken, queued or open → queued in another department's queue (a waiting one moves
+    /// queue, keeping its age: queue overflow does this).
     TransferToDepartment {
         /// Whose queue it goes to.
         department: DepartmentId,
@@ -128,7 +131,7 @@ pub fn apply(inquiry: &Inquiry, transition: &Transition, now: Timestamp) -> Resu
             next.served_by = Some(agent.clone());
             next.taken_at = Some(now);
         }
-        (Taken, Transition::TransferToDepartment { department }) => {
+        (Queued | Open | Taken, Transition::TransferToDepartment { department }) => {
             next.status = Queued;
             next.department = Some(department.clone());
             next.served_by = None;
@@ -186,7 +189,7 @@ mod tests {
                 (Queued, K::Release) => Ok(Open),
                 (Open, K::Take) | (Queued | Open, K::Assign) => Ok(Taken),
                 (Taken, K::Take | K::Assign) => Err("taken"),
-                (Taken, K::ReturnToQueue | K::TransferToDepartment) => Ok(Queued),
+                (Taken, K::ReturnToQueue) | (Queued | Open | Taken, K::TransferToDepartment) => Ok(Queued),
                 (Taken, K::TransferToAgent) => Ok(Taken),
                 (Queued | Open | Taken, K::Close) => Ok(Closed),
                 _ => Err("illegal"),

@@ -13,6 +13,18 @@ pub struct Timestamp(i64);
 impl Timestamp {
     /// 1970-01-01T00:00:00.000Z.
     pub const EPOCH: Timestamp = Timestamp(0);
+    /// The latest instant: "no deadline before the end of time".
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    /// [`Timestamp::EPOCH`], as a function (for serde defaults).
+    pub fn epoch() -> Self {
+        Self::EPOCH
+    }
+
+    /// `duration` later, saturating at the end of time.
+    pub fn plus(self, duration: std::time::Duration) -> Self {
+        self.plus_millis(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX))
+    }
 
     /// Milliseconds since the Unix epoch.
     pub fn from_millis(millis: i64) -> Self {

@@ -28,6 +28,12 @@ impl State {
         }
         for (write, version) in commit.writes.into_iter().zip(&versions) {
             let map = slot(write.key.kind());
+            if let Some(old) = self.record(&write.key).and_then(|r| r.value.next_deadline()) {
+                self.deadlines.remove(&(old, write.key.clone()));
+            }
+            if let Some(due) = write.value.as_ref().and_then(Record::next_deadline) {
+                self.deadlines.insert((due, write.key.clone()));
+            }
             match write.value {
                 Some(record) => {
                     if let Record::Inquiry(inquiry) = &record {

@@ -16,11 +16,12 @@
 
 mod commit;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use lobby_core::{
-    Commit, CommitReceipt, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort,
-    Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey, Version, Versioned,
+    Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery,
+    InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, Timestamp, UniqueKey, Version,
+    Versioned,
 };
 use lobby_index::{IndexConfig, InquiryIndex};
 use parking_lot::RwLock;
@@ -38,6 +39,8 @@ struct State {
     records: [HashMap<RecordKey, Versioned<Record>>; 5],
     unique: HashMap<UniqueKey, RecordKey>,
     index: InquiryIndex,
+    /// Every record with a deadline, by its earliest one.
+    deadlines: BTreeSet<(Timestamp, RecordKey)>,
     events: Vec<Event>,
     events_by_inquiry: HashMap<InquiryId, Vec<usize>>,
 }
@@ -59,6 +62,7 @@ impl MemoryStore {
             records: Default::default(),
             unique: HashMap::new(),
             index: InquiryIndex::new(config),
+            deadlines: BTreeSet::new(),
             events: Vec::new(),
             events_by_inquiry: HashMap::new(),
         };
@@ -122,6 +126,17 @@ impl Store for MemoryStore {
         inquiry: &InquiryId,
     ) -> Result<Option<usize>, StoreError> {
         Ok(self.state.read().index.count_before(filter, sort, inquiry))
+    }
+
+    fn due(&self, at: Timestamp, limit: usize) -> Result<Vec<DueRecord>, StoreError> {
+        let state = self.state.read();
+        Ok(state
+            .deadlines
+            .iter()
+            .take_while(|(due, _)| *due <= at)
+            .take(limit)
+            .map(|(due, key)| DueRecord { due: *due, key: key.clone() })
+            .collect())
     }
 
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {

@@ -1,7 +1,7 @@
 //! Records and events to and from their stored form.
 
 use lobby_core::{
-    Event, EventSeq, Inquiry, InquiryFacts, InquiryStatus, NewEvent, Record, RecordKind, StoreError, Version,
+    Event, EventSeq, Inquiry, InquiryFacts, InquiryStatus, NewEvent, Record, RecordKey, RecordKind, StoreError, Version,
 };
 
 /// A record's JSON body (the inner value, without the kind tag: the kind is a column).
@@ -110,6 +110,18 @@ pub(crate) fn decode_event(seq: i64, body: &str) -> Result<Event, StoreError> {
     let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative event seq {seq}")))?;
     let event = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
     Ok(Event { seq: EventSeq(seq), event })
+}
+
+/// The record key a `(kind, id)` pair of columns names.
+pub(crate) fn record_key_from(kind: &str, id: &str) -> Result<RecordKey, StoreError> {
+    let corrupt = |_| StoreError::Corrupt(format!("{kind}/{id} is not a valid key"));
+    Ok(match kind_from_str(kind)? {
+        RecordKind::Inquiry => RecordKey::Inquiry(id.parse().map_err(corrupt)?),
+        RecordKind::User => RecordKey::User(id.parse().map_err(corrupt)?),
+        RecordKind::Agent => RecordKey::Agent(id.parse().map_err(corrupt)?),
+        RecordKind::Department => RecordKey::Department(id.parse().map_err(corrupt)?),
+        RecordKind::Visitor => RecordKey::Visitor(id.parse().map_err(corrupt)?),
+    })
 }
 
 #[cfg(test)]

@@ -99,6 +99,11 @@ struct Apply<'a> {
     r_body: Vec<String>,
     r_delete_kind: Vec<&'static str>,
     r_delete_id: Vec<&'a str>,
+    // The deadline index: every written key, with its record's earliest deadline (none: cleared).
+    d_kind: Vec<&'static str>,
+    d_id: Vec<&'a str>,
+    d_rank: Vec<i16>,
+    d_due: Vec<Option<i64>>,
 }
 
 pub(crate) fn run(
@@ -156,7 +161,7 @@ pub(crate) fn run(
     let changes = plan_unique_keys(
         &commit.writes,
         |key| Ok(old_records.get(key).map(Record::unique_keys).unwrap_or_default()),
-        |key| owners.get(&key.to_path()).map(|(kind, id)| owner_key(kind, id)).transpose(),
+        |key| owners.get(&key.to_path()).map(|(kind, id)| codec::record_key_from(kind, id)).transpose(),
     )?;
     if !changes.release.is_empty() {
         let keys: Vec<String> = changes.release.iter().map(UniqueKey::to_path).collect();
@@ -186,6 +191,10 @@ pub(crate) fn run(
         let write = &commit.writes[index];
         let version = codec::version_to_db(versions[index]);
         let existed = write.expected.is_some();
+        apply.d_kind.push(write.key.kind().as_str());
+        apply.d_id.push(write.key.id());
+        apply.d_rank.push(kind_rank(write.key.kind()));
+        apply.d_due.push(write.value.as_ref().and_then(Record::next_deadline).map(|due| due.as_millis()));
         if let Some(Record::Inquiry(old)) = old_records.get(&write.key) {
             count(&mut counts, &InquiryColumns::of(old), -1);
         }
@@ -248,6 +257,10 @@ pub(crate) fn run(
                 &a.r_body,
                 &a.r_delete_kind,
                 &a.r_delete_id,
+                &a.d_kind,
+                &a.d_id,
+                &a.d_rank,
+                &a.d_due,
             ],
         )?;
         let inserted_inquiries: Vec<String> = row.get(0);
@@ -304,6 +317,17 @@ pub(crate) fn run(
     Ok(CommitReceipt { versions, events })
 }
 
+/// A kind's place in `RecordKey`'s derived order, for ties in the deadline index.
+fn kind_rank(kind: RecordKind) -> i16 {
+    match kind {
+        RecordKind::Inquiry => 0,
+        RecordKind::User => 1,
+        RecordKind::Agent => 2,
+        RecordKind::Department => 3,
+        RecordKind::Visitor => 4,
+    }
+}
+
 /// `(kind, id)`: how the lock queries name a row.
 fn path(key: &RecordKey) -> (&'static str, String) {
     (key.kind().as_str(), key.id().to_owned())
@@ -319,17 +343,6 @@ fn count(counts: &mut BTreeMap<(&'static str, String), i64>, c: &InquiryColumns,
     for bucket in [ALL_BUCKET.to_owned(), codec::bucket(c.department.as_deref())] {
         *counts.entry((c.status, bucket)).or_default() += delta;
     }
-}
-
-fn owner_key(kind: &str, id: &str) -> Result<RecordKey, StoreError> {
-    let corrupt = |_| StoreError::Corrupt(format!("unique key owner {kind}/{id} is not a valid key"));
-    Ok(match codec::kind_from_str(kind)? {
-        RecordKind::Inquiry => RecordKey::Inquiry(id.parse().map_err(corrupt)?),
-        RecordKind::User => RecordKey::User(id.parse().map_err(corrupt)?),
-        RecordKind::Agent => RecordKey::Agent(id.parse().map_err(corrupt)?),
-        RecordKind::Department => RecordKey::Department(id.parse().map_err(corrupt)?),
-        RecordKind::Visitor => RecordKey::Visitor(id.parse().map_err(corrupt)?),
-    })
 }
 
 /// Locks the rows of every written key that exists, in the global lock order, and returns

@@ -52,12 +52,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lobby_core::{
-    check_store_contents, Commit, CommitReceipt, DepartmentId, Event, EventQuery, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription,
-    UniqueKey, UserId, Versioned,
+    check_store_contents, Commit, CommitReceipt, DepartmentId, DueRecord, Event, EventQuery, Inquiry, InquiryFilter,
+    InquiryId, InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError,
+    Subscription, Timestamp, UniqueKey, UserId, Versioned,
 };
 
 pub use crate::error::PostgresError;
+
+/// The schema migration this build brings a database to (`schema_migrations.version`).
+pub const SCHEMA_VERSION: i32 = 3;
 
 use crate::error::backend;
 
@@ -338,6 +341,22 @@ impl Store for PostgresStore {
             let before =
                 usize::try_from(before).map_err(|_| StoreError::Corrupt(format!("negative count {before}")))?;
             Ok(Some(before))
+        })
+    }
+
+    fn due(&self, at: Timestamp, limit: usize) -> Result<Vec<DueRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|client, cache| {
+            let statement = cache.get(client, &self.sql.due)?;
+            let rows = client.query(&statement, &[&at.as_millis(), &limit])?;
+            rows.iter()
+                .map(|row| {
+                    let (due, kind, id): (i64, &str, &str) = (row.get(0), row.get(1), row.get(2));
+                    let key = codec::record_key_from(kind, id)?;
+                    Ok(DueRecord { due: Timestamp::from_millis(due), key })
+                })
+                .collect::<Result<_, StoreError>>()
+                .map_err(Failure::Store)
         })
     }
 

@@ -105,11 +105,32 @@ SELECT setval('version_stamps', greatest(
     1));
 "#,
     },
+    Migration {
+        version: 3,
+        description: "the deadline index: each record with a deadline, by its earliest one",
+        sql: r#"
+-- Maintained by every commit that writes the record. `rank` is the kind's place in the
+-- engine's key order (inquiry 0, user 1, agent 2, department 3, visitor 4), for ties.
+CREATE TABLE deadlines (
+    kind text COLLATE "C" NOT NULL,
+    id   text COLLATE "C" NOT NULL,
+    rank smallint NOT NULL,
+    due  bigint NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX deadlines_by_due ON deadlines (due, rank, id);
+"#,
+    },
 ];
 
 /// The newest migration this build knows.
 pub(crate) fn latest_version() -> i32 {
     MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+#[test]
+fn the_latest_migration_is_published() {
+    assert_eq!(latest_version(), crate::SCHEMA_VERSION);
 }
 
 /// `"schema"`, quoted. The name was validated, so it holds no quote.

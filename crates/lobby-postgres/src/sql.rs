@@ -31,6 +31,7 @@ pub(crate) struct Statements {
     pub apply: String,
     pub finish: String,
     pub last_seq: String,
+    pub due: String,
     pub events_after: String,
     pub events_of_inquiry: String,
 }
@@ -117,6 +118,16 @@ impl Statements {
                  ), deleted_r AS (
                      DELETE FROM {s}.records t USING unnest($20::text[], $21::text[]) AS d(kind, id)
                      WHERE t.kind = d.kind AND t.id = d.id RETURNING 1
+                 ), dw AS (
+                     SELECT * FROM unnest($22::text[], $23::text[], $24::smallint[], $25::bigint[])
+                       AS d(kind, id, rank, due)
+                 ), set_d AS (
+                     INSERT INTO {s}.deadlines (kind, id, rank, due)
+                     SELECT kind, id, rank, due FROM dw WHERE due IS NOT NULL
+                     ON CONFLICT (kind, id) DO UPDATE SET due = EXCLUDED.due RETURNING 1
+                 ), cleared_d AS (
+                     DELETE FROM {s}.deadlines t USING dw
+                     WHERE dw.due IS NULL AND t.kind = dw.kind AND t.id = dw.id RETURNING 1
                  )
                  SELECT (SELECT coalesce(array_agg(id::text), '{{}}') FROM inserted_i),
                         (SELECT count(*) FROM updated_i) + (SELECT count(*) FROM deleted_i)
@@ -151,6 +162,8 @@ impl Statements {
                  SELECT numbered.last, pg_notify($7, numbered.last::text)::text FROM numbered"
             ),
             last_seq: format!("SELECT last FROM {s}.event_counter"),
+            // Ties by (kind rank, id): `RecordKey`'s order, so every store lists the same.
+            due: format!("SELECT due, kind, id FROM {s}.deadlines WHERE due <= $1 ORDER BY due, rank, id LIMIT $2"),
             events_after: format!("SELECT seq, body FROM {s}.events WHERE seq > $1 ORDER BY seq LIMIT $2"),
             events_of_inquiry: format!(
                 "SELECT seq, body FROM {s}.events WHERE inquiry = $1 AND seq > $2 ORDER BY seq LIMIT $3"

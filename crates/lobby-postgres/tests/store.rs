@@ -163,7 +163,7 @@ fn servers_starting_together_migrate_once() {
         .collect();
     let rows: i64 =
         psql(&url).query_one(&format!("SELECT count(*) FROM \"{schema}\".schema_migrations"), &[]).unwrap().get(0);
-    assert_eq!(rows, 2, "each of the 2 migrations applied once");
+    assert_eq!(rows, i64::from(lobby_postgres::SCHEMA_VERSION), "each migration applied once");
     let mut stores = stores.into_iter();
     let first = stores.next().unwrap();
     drop(stores);
@@ -185,7 +185,7 @@ fn a_schema_from_a_newer_build_is_refused() {
         .unwrap();
     let config = PostgresConfig { schema: store.schema().to_owned(), ..PostgresConfig::default() };
     match PostgresStore::connect(&url, config) {
-        Err(PostgresError::SchemaTooNew { found: 999, known: 2, .. }) => {}
+        Err(PostgresError::SchemaTooNew { found: 999, known: lobby_postgres::SCHEMA_VERSION, .. }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }

@@ -3,8 +3,8 @@
 //! [`SledError::Corrupt`] naming where it was found instead of a panic.
 
 use lobby_core::{
-    DepartmentId, Event, EventSeq, InquiryId, Record, RecordKey, RecordKind, UniqueKey, UserId, Version, Versioned,
-    VisitorId,
+    DepartmentId, DueRecord, Event, EventSeq, InquiryId, Record, RecordKey, RecordKind, Timestamp, UniqueKey, UserId,
+    Version, Versioned, VisitorId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,51 @@ pub(crate) fn parse_record_path(path: &str) -> Option<RecordKey> {
         "visitor" => RecordKey::Visitor(VisitorId::new(id).ok()?),
         _ => return None,
     })
+}
+
+/// `deadlines` keys: the due time (milliseconds with the sign bit flipped, big-endian, so byte
+/// order is time order, negative times included), the kind's rank in `RecordKey`'s order, then
+/// the id — so the tree's byte order is exactly `DueRecord`'s (due, key) order.
+pub(crate) fn deadline_key(due: Timestamp, key: &RecordKey) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(9 + key.id().len());
+    bytes.extend_from_slice(&((due.as_millis() as u64) ^ (1 << 63)).to_be_bytes());
+    bytes.push(kind_rank(key.kind()));
+    bytes.extend_from_slice(key.id().as_bytes());
+    bytes
+}
+
+/// The first `deadlines` key after every deadline due at or before `at`.
+pub(crate) fn deadlines_after(at: Timestamp) -> Vec<u8> {
+    let next = at.as_millis().checked_add(1).map(Timestamp::from_millis);
+    match next {
+        Some(next) => (((next.as_millis() as u64) ^ (1 << 63)).to_be_bytes()).to_vec(),
+        None => vec![0xff; 9],
+    }
+}
+
+pub(crate) fn decode_deadline_key(bytes: &[u8]) -> Result<DueRecord, SledError> {
+    let corrupt = |reason: &str| SledError::Corrupt {
+        location: format!("deadlines/{}", String::from_utf8_lossy(bytes)),
+        reason: reason.to_owned(),
+    };
+    let (due, rest) = bytes.split_first_chunk::<8>().ok_or_else(|| corrupt("too short"))?;
+    let (&rank, id) = rest.split_first().ok_or_else(|| corrupt("no kind"))?;
+    let due = Timestamp::from_millis((u64::from_be_bytes(*due) ^ (1 << 63)) as i64);
+    let kind = RecordKind::ALL.into_iter().find(|k| kind_rank(*k) == rank).ok_or_else(|| corrupt("unknown kind"))?;
+    let id = std::str::from_utf8(id).map_err(|_| corrupt("id is not UTF-8"))?;
+    let key = parse_record_path(&format!("{}/{id}", kind.as_str())).ok_or_else(|| corrupt("bad id"))?;
+    Ok(DueRecord { due, key })
+}
+
+/// A kind's place in `RecordKey`'s derived order (its variant order).
+fn kind_rank(kind: RecordKind) -> u8 {
+    match kind {
+        RecordKind::Inquiry => 0,
+        RecordKind::User => 1,
+        RecordKind::Agent => 2,
+        RecordKind::Department => 3,
+        RecordKind::Visitor => 4,
+    }
 }
 
 /// Big-endian, so sled's byte order is sequence order.
@@ -179,9 +224,30 @@ mod tests {
     }
 
     #[test]
+    fn deadline_keys_sort_as_due_records_do() {
+        let keys = [
+            (Timestamp::from_millis(-5), RecordKey::Agent(UserId::new("z").unwrap())),
+            (Timestamp::from_millis(0), RecordKey::Inquiry(InquiryId::new("b").unwrap())),
+            (Timestamp::from_millis(0), RecordKey::Agent(UserId::new("a").unwrap())),
+            (Timestamp::from_millis(0), RecordKey::Inquiry(InquiryId::new("a/b").unwrap())),
+            (Timestamp::from_millis(7), RecordKey::Department(DepartmentId::new("d").unwrap())),
+        ];
+        let mut records: Vec<DueRecord> =
+            keys.iter().map(|(due, key)| DueRecord { due: *due, key: key.clone() }).collect();
+        records.sort();
+        let mut encoded: Vec<Vec<u8>> = keys.iter().map(|(due, key)| deadline_key(*due, key)).collect();
+        encoded.sort();
+        let decoded: Vec<DueRecord> = encoded.iter().map(|k| decode_deadline_key(k).unwrap()).collect();
+        assert_eq!(decoded, records);
+        assert!(deadlines_after(Timestamp::from_millis(0)) > deadline_key(Timestamp::from_millis(0), &keys[2].1));
+        assert!(deadlines_after(Timestamp::from_millis(0)) < deadline_key(Timestamp::from_millis(1), &keys[2].1));
+    }
+
+    #[test]
     fn garbage_is_corruption_not_a_panic() {
         assert!(matches!(decode_record(b"agent/x", b"{not json"), Err(SledError::Corrupt { .. })));
         assert!(matches!(decode_event(b"short", b"{}"), Err(SledError::Corrupt { .. })));
         assert!(matches!(decode_owner(b"room/r", b"\xff\xfe"), Err(SledError::Corrupt { .. })));
+        assert!(matches!(decode_deadline_key(b"\x00\x01"), Err(SledError::Corrupt { .. })));
     }
 }

@@ -46,6 +46,16 @@ impl SledStore {
                 None => records.remove(key),
             }
         }
+        // Each written record leaves its old place in the deadline index and takes its new one.
+        let mut deadlines = sled::Batch::default();
+        for (write, old) in commit.writes.iter().zip(&current) {
+            if let Some(due) = old.as_ref().and_then(Record::next_deadline) {
+                deadlines.remove(codec::deadline_key(due, &write.key));
+            }
+            if let Some(due) = write.value.as_ref().and_then(Record::next_deadline) {
+                deadlines.insert(codec::deadline_key(due, &write.key), &[]);
+            }
+        }
         // Releases first: a key moving between two records of this commit ends up claimed.
         let mut unique = sled::Batch::default();
         for key in &changes.release {
@@ -82,16 +92,16 @@ impl SledStore {
             let mut index = self.index.write();
             let trees = &self.trees;
             let applied: Result<(), TransactionError<()>> =
-                (&trees.records, &trees.unique, &trees.events, &trees.events_by_inquiry, &trees.meta).transaction(
-                    |(records_tx, unique_tx, events_tx, by_inquiry_tx, meta_tx)| {
+                (&trees.records, &trees.unique, &trees.events, &trees.events_by_inquiry, &trees.meta, &trees.deadlines)
+                    .transaction(|(records_tx, unique_tx, events_tx, by_inquiry_tx, meta_tx, deadlines_tx)| {
                         records_tx.apply_batch(&records)?;
+                        deadlines_tx.apply_batch(&deadlines)?;
                         unique_tx.apply_batch(&unique)?;
                         events_tx.apply_batch(&event_batch)?;
                         by_inquiry_tx.apply_batch(&by_inquiry)?;
                         meta_tx.apply_batch(&meta)?;
                         Ok(())
-                    },
-                );
+                    });
             if let Err(error) = applied {
                 // sled's transactions are all-or-nothing, but after a storage error we cannot be
                 // sure what the log holds; refuse to build on it.

@@ -35,6 +35,7 @@ fn check_records(
 ) -> Result<bool, SledError> {
     let mut decodable = true;
     let mut inquiries = 0usize;
+    let mut deadlines = std::collections::BTreeSet::new();
     for entry in trees.records.iter() {
         let (key, value) = entry?;
         let stored = match codec::decode_record(&key, &value) {
@@ -46,6 +47,9 @@ fn check_records(
             }
         };
         let path = stored.value.key().to_path();
+        if let Some(due) = stored.value.next_deadline() {
+            deadlines.insert(codec::deadline_key(due, &stored.value.key()));
+        }
         if stored.version >= next_stamp {
             report
                 .problem(format!("{path} has version {}, not below the next stamp {}", stored.version.0, next_stamp.0));
@@ -55,6 +59,24 @@ fn check_records(
             if index.facts(&inquiry.id) != Some(&InquiryFacts::of(inquiry)) {
                 report.problem(format!("the in-memory index disagrees with {path}"));
             }
+        }
+    }
+    for entry in trees.deadlines.iter() {
+        let (key, _) = entry?;
+        report.add_count("deadline index entries", 1);
+        if !deadlines.remove(key.as_ref()) {
+            match codec::decode_deadline_key(&key) {
+                Ok(due) => report.problem(format!(
+                    "the deadline index lists {} at {}, which has no such deadline",
+                    due.key, due.due
+                )),
+                Err(error) => report.problem(error.to_string()),
+            }
+        }
+    }
+    for missing in deadlines {
+        if let Ok(due) = codec::decode_deadline_key(&missing) {
+            report.problem(format!("{} has a deadline at {} that the deadline index lacks", due.key, due.due));
         }
     }
     if index.len() != inquiries {

@@ -39,9 +39,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lobby_core::{
-    Commit, CommitReceipt, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort,
-    IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, UniqueKey, Version,
-    Versioned,
+    Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery,
+    InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, Timestamp,
+    UniqueKey, Version, Versioned,
 };
 use lobby_index::InquiryIndex;
 use parking_lot::{Mutex, RwLock};
@@ -91,6 +91,8 @@ struct Trees {
     /// Length-prefixed inquiry id + big-endian sequence number → nothing; makes an inquiry's
     /// history a prefix scan instead of a scan of every event.
     events_by_inquiry: sled::Tree,
+    /// Due time + kind + id → nothing: every record with a deadline, by its earliest one.
+    deadlines: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -182,6 +184,7 @@ impl SledStore {
             unique: db.open_tree("unique")?,
             events: db.open_tree("events")?,
             events_by_inquiry: db.open_tree("events_by_inquiry")?,
+            deadlines: db.open_tree("deadlines")?,
             meta: db.open_tree("meta")?,
         };
         match trees.meta.get(META_FORMAT)? {
@@ -376,6 +379,15 @@ impl Store for SledStore {
         inquiry: &InquiryId,
     ) -> Result<Option<usize>, StoreError> {
         Ok(self.index.read().count_before(filter, sort, inquiry))
+    }
+
+    fn due(&self, at: Timestamp, limit: usize) -> Result<Vec<DueRecord>, StoreError> {
+        let mut found = Vec::new();
+        for entry in self.trees.deadlines.range(..codec::deadlines_after(at)).take(limit) {
+            let (key, _) = entry.map_err(SledError::from)?;
+            found.push(codec::decode_deadline_key(&key)?);
+        }
+        Ok(found)
     }
 
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {

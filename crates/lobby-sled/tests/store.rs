@@ -72,10 +72,10 @@ fn version_stamps_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let before = {
         let store = durable(dir.path());
-        create(&store, Record::Agent(agent("a1", 0)))
+        create(&store, Record::Agent(agent("a1", &[])))
     };
     let store = durable(dir.path());
-    let after = create(&store, Record::Agent(agent("a2", 0)));
+    let after = create(&store, Record::Agent(agent("a2", &[])));
     assert!(after > before, "a version given after reopening, {after:?}, repeats or precedes {before:?}");
 }
 
@@ -173,7 +173,7 @@ fn reopening_keeps_records_versions_keys_events_and_numbering() {
             .commit(Commit {
                 writes: vec![
                     Write::update(created, Record::Inquiry(taken)),
-                    Write::create(Record::Agent(agent("agent-1", 1))),
+                    Write::create(Record::Agent(agent("agent-1", &[1]))),
                 ],
                 events: vec![event(Some(&a)), event(None)],
             })
@@ -196,18 +196,7 @@ fn reopening_keeps_records_versions_keys_events_and_numbering() {
 }
 
 fn department(id: &str) -> lobby_core::Department {
-    lobby_core::Department {
-        id: lobby_core::DepartmentId::new(id).unwrap(),
-        name: id.to_uppercase(),
-        enabled: true,
-        description: String::new(),
-        email: String::new(),
-        show_on_registration: true,
-        show_on_offline_form: true,
-        max_chats_per_agent: 0,
-        fallback: None,
-        updated_at: Timestamp::EPOCH,
-    }
+    lobby_core::Department::new(lobby_core::DepartmentId::new(id).unwrap(), id.to_uppercase(), Timestamp::EPOCH)
 }
 
 fn all(sort: InquirySort) -> InquiryQuery {
@@ -250,8 +239,11 @@ fn listings_match_the_reference_before_and_after_reopen() {
         SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
     check_queries(&store, &model, &mut rng);
     // The taken inquiries are all served by agent-1; its record makes the loads add up.
-    let taken = model.values().filter(|(_, i)| i.status == InquiryStatus::Taken).count() as u32;
-    create(&store, Record::Agent(agent("agent-1", taken)));
+    let mut served = agent("agent-1", &[]);
+    served.chats =
+        model.values().filter(|(_, i)| i.status == InquiryStatus::Taken).map(|(_, i)| i.id.clone()).collect();
+    served.active_chats = served.chats.len() as u32;
+    create(&store, Record::Agent(served));
     assert_eq!(assert_healthy(&store).count("inquiries"), model.len() as u64);
 }
 
@@ -290,7 +282,7 @@ fn check_queries(store: &SledStore, model: &HashMap<InquiryId, (Version, Inquiry
 fn scans_return_one_kind_in_key_order() {
     let store = SledStore::temporary().unwrap();
     for id in ["b", "a", "c"] {
-        create(&store, Record::Agent(agent(id, 0)));
+        create(&store, Record::Agent(agent(id, &[])));
         create(&store, Record::User(user(id, &format!("user-{id}"), None)));
     }
     let agents = store.scan(RecordKind::Agent).unwrap();
@@ -337,7 +329,7 @@ fn corrupt_records_are_errors_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = durable(dir.path());
-        create(&store, Record::Agent(agent("a1", 0)));
+        create(&store, Record::Agent(agent("a1", &[])));
         create(&store, Record::User(user("u1", "alice", None)));
     }
     {
@@ -372,7 +364,7 @@ fn integrity_check_finds_broken_indexes_and_agent_loads() {
     {
         let store = durable(dir.path());
         create(&store, Record::User(user("u1", "alice", None)));
-        create(&store, Record::Agent(agent("agent-1", 1)));
+        create(&store, Record::Agent(agent("agent-1", &[1])));
         create(&store, Record::Inquiry(inquiry(1, InquiryStatus::Taken, None)));
         assert_healthy(&store);
     }
@@ -488,7 +480,7 @@ fn store_flush_makes_periodic_commits_durable() {
     let dir = tempfile::tempdir().unwrap();
     let store =
         SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
-    create(&store, Record::Agent(agent("a1", 0)));
+    create(&store, Record::Agent(agent("a1", &[])));
     // Through the trait, as a server's graceful shutdown calls it.
     Store::flush(&store).unwrap();
     let engine = Engine::new(Arc::new(store));

@@ -3,6 +3,7 @@
 //! empty store, and panics — naming what it expected and what it got — when the store breaks a
 //! promise.
 
+pub mod deadlines;
 pub mod events;
 pub mod feed;
 pub mod lifecycle;

@@ -140,7 +140,7 @@ impl<S: Store> Engine<S> {
             events.push(agent_event(actor, now, &agent));
             writes.push(Write::create(Record::Agent(agent)));
         }
-        self.store.commit(Commit { writes, events }).map_err(already_in_use)?;
+        self.commit(Commit { writes, events }).map_err(already_in_use)?;
         Ok(user)
     }
 
@@ -192,7 +192,7 @@ impl<S: Store> Engine<S> {
             let mut user = found.value;
             change(&mut user);
             user.updated_at = self.now();
-            self.store.commit(Commit {
+            self.commit(Commit {
                 writes: vec![Write::update(found.version, Record::User(user.clone()))],
                 events: vec![],
             })?;
@@ -215,7 +215,7 @@ impl<S: Store> Engine<S> {
             updated.updated_at = now;
             let agent = Agent::new(user.value.id.clone(), user.value.username.clone(), now);
             let event = agent_event(actor, now, &agent);
-            self.store.commit(Commit {
+            self.commit(Commit {
                 writes: vec![
                     Write::update(user.version, Record::User(updated)),
                     Write::create(Record::Agent(agent.clone())),
@@ -250,7 +250,7 @@ impl<S: Store> Engine<S> {
                 inquiry: None,
                 kind: EventKind::AgentRemoved { agent: agent_id.clone() },
             };
-            self.store.commit(Commit { writes, events: vec![event] })?;
+            self.commit(Commit { writes, events: vec![event] })?;
             Ok(())
         })
     }
@@ -266,11 +266,16 @@ impl<S: Store> Engine<S> {
     ) -> Result<Agent, CoreError> {
         let own = matches!(actor, Actor::User(id) if id == agent_id);
         self.authorize(actor, if own { Permission::ViewLRoom } else { Permission::ManageLivechatAgents })?;
+        let now = self.now();
         self.update_agent_with(actor, agent_id, |agent| {
-            agent.availability = availability.unwrap_or(match agent.availability {
+            let next = availability.unwrap_or(match agent.availability {
                 AgentAvailability::Available => AgentAvailability::NotAvailable,
                 AgentAvailability::NotAvailable | AgentAvailability::Offline => AgentAvailability::Available,
             });
+            if next != agent.availability {
+                agent.availability = next;
+                agent.availability_since = now;
+            }
             Ok(())
         })
     }
@@ -307,7 +312,7 @@ impl<S: Store> Engine<S> {
             let now = self.now();
             agent.updated_at = now;
             let event = agent_event(actor, now, &agent);
-            self.store.commit(Commit {
+            self.commit(Commit {
                 writes: vec![Write::update(found.version, Record::Agent(agent.clone()))],
                 events: vec![event],
             })?;
@@ -358,7 +363,7 @@ impl<S: Store> Engine<S> {
                 inquiry: None,
                 kind: EventKind::DepartmentChanged { department: department.id.clone() },
             };
-            self.store.commit(Commit { writes, events: vec![event] }).map_err(already_in_use)?;
+            self.commit(Commit { writes, events: vec![event] }).map_err(already_in_use)?;
             Ok((department.clone(), members))
         })
     }
@@ -380,12 +385,11 @@ impl<S: Store> Engine<S> {
                 inquiry: None,
                 kind: EventKind::DepartmentChanged { department: id.clone() },
             };
-            self.store
-                .commit(Commit {
-                    writes: vec![Write::update(found.version, Record::Department(department.clone()))],
-                    events: vec![event],
-                })
-                .map_err(already_in_use)?;
+            self.commit(Commit {
+                writes: vec![Write::update(found.version, Record::Department(department.clone()))],
+                events: vec![event],
+            })
+            .map_err(already_in_use)?;
             Ok(department)
         })
     }
@@ -459,7 +463,7 @@ impl<S: Store> Engine<S> {
                     (Write::create(Record::Visitor(visitor.clone())), visitor)
                 }
             };
-            self.store.commit(Commit { writes: vec![write], events: vec![] })?;
+            self.commit(Commit { writes: vec![write], events: vec![] })?;
             Ok(visitor)
         })
     }
@@ -480,9 +484,9 @@ fn agent_event(actor: &Actor, now: Timestamp, agent: &Agent) -> NewEvent {
 }
 
 /// A unique-key clash reads better as Rocket.Chat's "… is already in use".
-fn already_in_use(error: StoreError) -> CoreError {
+fn already_in_use(error: CoreError) -> CoreError {
     match error {
-        StoreError::Duplicate { key } => {
+        CoreError::Store(StoreError::Duplicate { key }) => {
             let what = match &key {
                 UniqueKey::Username(name) => name.clone(),
                 UniqueKey::Email(email) => email.clone(),
@@ -492,6 +496,6 @@ fn already_in_use(error: StoreError) -> CoreError {
             };
             CoreError::AlreadyInUse { what }
         }
-        other => CoreError::Store(other),
+        other => other,
     }
 }

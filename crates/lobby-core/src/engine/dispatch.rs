@@ -5,18 +5,17 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::event::{Actor, EventKind, NewEvent, RoutingDecision};
+use crate::event::{Actor, EventKind, NewEvent};
 use crate::ids::{DepartmentId, InquiryId, UserId};
 use crate::machine::{self, Transition, TransitionKind};
 use crate::model::{Agent, Inquiry, InquiryStatus};
 use crate::permissions::Permission;
 use crate::query::{DepartmentFilter, Direction, InquiryFilter, InquiryQuery, InquirySort, Page, Paging};
 use crate::query::{ReservationFilter, SortField, StatusSet};
-use crate::routing::Candidate;
 use crate::store::{Commit, Record, Store, StoreError, StoreExt, Versioned, Write};
 use crate::CoreError;
 
-use super::Engine;
+use super::{Assignment, Engine};
 
 /// What one [`Engine::dispatch`] call did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,7 +127,9 @@ impl<S: Store> Engine<S> {
             if !inquiry.value.status.is_waiting() {
                 return Ok(Routed::Gone);
             }
-            if mode == DispatchMode::Assign {
+            // Auto-transfer gave up on it: it waits for someone to take it by hand.
+            let gave_up = self.config.timers.auto_transfer_exhausted(&inquiry.value);
+            if mode == DispatchMode::Assign && !gave_up {
                 if let Some(assignment) = self.pick_agent(&inquiry.value, agents.get(&self.store)?)? {
                     let outcome = self.commit_assignment(actor, inquiry, assignment);
                     match &outcome {
@@ -153,79 +154,6 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    /// The agent routing would give `inquiry` to now: its reserved agent if that one can take
-    /// it, else the method's choice among the department's agents, else along the department's
-    /// fallback chain.
-    fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
-        let routing = &self.config.routing;
-        if let Some(reserved) = &inquiry.default_agent {
-            if let Some(agent) = agents.iter().find(|a| a.value.id == reserved.agent_id) {
-                if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
-                    let limit = self.chat_limit(&agent.value, inquiry.department.as_ref())?;
-                    return Ok(Some(Assignment {
-                        agent: agent.clone(),
-                        department: inquiry.department.clone(),
-                        decision: self.decision(
-                            &agent.value,
-                            inquiry.department.clone(),
-                            vec![],
-                            limit,
-                            "reserved agent",
-                        ),
-                    }));
-                }
-            }
-        }
-        let mut department = inquiry.department.clone();
-        let mut visited = BTreeSet::new();
-        loop {
-            // A department that no longer exists ends the search, as would the end of the chain.
-            let settings = self.department_record(department.as_ref())?;
-            if department.is_some() && settings.is_none() {
-                return Ok(None);
-            }
-            let candidates = routing.candidates(agents.iter().map(|a| &a.value), settings.as_ref());
-            if let Some((index, reason)) = routing.method.choose(inquiry, &candidates) {
-                let chosen = &candidates[index];
-                if let Some(versioned) = agents.iter().find(|a| a.value.id == chosen.agent.id) {
-                    let loads = candidates.iter().map(Candidate::load).collect();
-                    let reason = match department != inquiry.department {
-                        true => format!("{reason}; department fallback"),
-                        false => reason,
-                    };
-                    return Ok(Some(Assignment {
-                        decision: self.decision(&chosen.agent, department.clone(), loads, chosen.limit, &reason),
-                        agent: versioned.clone(),
-                        department,
-                    }));
-                }
-            }
-            let Some(current) = department else { return Ok(None) };
-            visited.insert(current);
-            match settings.and_then(|s| s.fallback) {
-                Some(next) if !visited.contains(&next) => department = Some(next),
-                _ => return Ok(None),
-            }
-        }
-    }
-
-    fn decision(
-        &self,
-        agent: &Agent,
-        department: Option<DepartmentId>,
-        candidates: Vec<(UserId, u32, u32)>,
-        limit: u32,
-        reason: &str,
-    ) -> RoutingDecision {
-        RoutingDecision {
-            strategy: self.config.routing.method.name().to_owned(),
-            agent: agent.id.clone(),
-            department,
-            candidates,
-            reason: format!("{reason}; {} of {} chats in use", agent.active_chats, limit_text(limit)),
-        }
-    }
-
     fn commit_assignment(
         &self,
         actor: &Actor,
@@ -237,7 +165,7 @@ impl<S: Store> Engine<S> {
         current.department = assignment.department.clone();
         let served = self.served_by(&assignment.agent.value);
         let assigned = machine::apply(&current, &Transition::Assign { agent: served }, now)?;
-        let agent = self.with_assignment(assignment.agent.value);
+        let agent = self.with_assignment(assignment.agent.value, &inquiry.value.id);
         let routed = NewEvent {
             at: now,
             actor: actor.clone(),
@@ -256,14 +184,14 @@ impl<S: Store> Engine<S> {
                 reason: String::new(),
             },
         };
-        let receipt = self.store.commit(Commit {
+        let committed = self.commit(Commit {
             writes: vec![
                 Write::update(inquiry.version, Record::Inquiry(assigned)),
                 Write::update(assignment.agent.version, Record::Agent(agent.clone())),
             ],
             events: vec![routed, transition],
         })?;
-        Ok(Versioned { version: receipt.versions[1], value: agent })
+        Ok(Versioned { version: committed.receipt.versions[1], value: agent })
     }
 
     /// What an agent may take now (`inquiries.queuedForUser`): open inquiries of its departments
@@ -385,14 +313,6 @@ impl<S: Store> Engine<S> {
     }
 }
 
-fn limit_text(limit: u32) -> String {
-    if limit == 0 {
-        "unlimited".to_owned()
-    } else {
-        limit.to_string()
-    }
-}
-
 /// The agents as dispatch last saw them.
 #[derive(Default)]
 struct AgentCache {
@@ -416,13 +336,6 @@ impl AgentCache {
     fn invalidate(&mut self) {
         self.agents = None;
     }
-}
-
-struct Assignment {
-    agent: Versioned<Agent>,
-    /// The department the inquiry is served in (differs from its own after a fallback).
-    department: Option<DepartmentId>,
-    decision: RoutingDecision,
 }
 
 enum Routed {

@@ -98,7 +98,7 @@ impl<S: Store> Engine<S> {
     pub fn enqueue(&self, actor: &Actor, new: NewInquiry) -> Result<Inquiry, CoreError> {
         self.retry(|| {
             let (inquiry, commit) = self.plan_enqueue(actor, &new)?;
-            self.store.commit(commit)?;
+            self.commit(commit)?;
             Ok(inquiry)
         })
     }
@@ -171,7 +171,7 @@ impl<S: Store> Engine<S> {
             updated.open_room = Some(inquiry.rid.clone());
             updated.updated_at = inquiry.ts;
             commit.writes.push(Write::update(visitor.version, Record::Visitor(updated)));
-            self.store.commit(commit)?;
+            self.commit(commit)?;
             Ok(OpenedRoom { inquiry, new_room: true })
         })
     }
@@ -256,7 +256,7 @@ impl<S: Store> Engine<S> {
             let agent = self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?;
             self.check_can_serve(&agent.value, inquiry.value.department.as_ref())?;
             let served = self.served_by(&agent.value);
-            let agent_write = Write::update(agent.version, Record::Agent(self.with_assignment(agent.value)));
+            let agent_write = Write::update(agent.version, Record::Agent(self.with_assignment(agent.value, id)));
             self.transition(actor, inquiry, Transition::Take { agent: served }, vec![agent_write], reason.clone())
         })
     }
@@ -302,7 +302,8 @@ impl<S: Store> Engine<S> {
                     let agent = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
                     self.check_can_serve(&agent.value, inquiry.value.department.as_ref())?;
                     let served = self.served_by(&agent.value);
-                    writes.push(Write::update(agent.version, Record::Agent(self.with_assignment(agent.value))));
+                    let assigned = self.with_assignment(agent.value, &inquiry.value.id);
+                    writes.push(Write::update(agent.version, Record::Agent(assigned)));
                     Transition::TransferToAgent { agent: served }
                 }
                 TransferTarget::Department(department_id) => {
@@ -335,19 +336,8 @@ impl<S: Store> Engine<S> {
                     }
                 }
             }
-            let mut writes = if inquiry.value.status == InquiryStatus::Taken {
-                self.release_agent_writes(&inquiry.value)?
-            } else {
-                vec![]
-            };
-            if let Some(visitor) = self.store.visitor_by_token(&inquiry.value.visitor.token)? {
-                if visitor.value.open_room.as_ref() == Some(rid) {
-                    let mut closed = visitor.value;
-                    closed.open_room = None;
-                    closed.updated_at = self.now();
-                    writes.push(Write::update(visitor.version, Record::Visitor(closed)));
-                }
-            }
+            let mut writes = self.release_agent_writes(&inquiry.value)?;
+            writes.extend(self.visitor_release_writes(&inquiry.value)?);
             self.transition(actor, inquiry, Transition::Close, writes, comment.to_owned())
         })
     }

@@ -10,22 +10,28 @@
 mod directory;
 mod dispatch;
 mod inquiries;
+mod messages;
+mod timers;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use directory::{AgentUpdate, DepartmentSettings, NewUser, VisitorDetails};
 pub use dispatch::{DispatchReport, QueuePosition, QueueRequest};
 pub use inquiries::{ListRequest, NewInquiry, OpenedRoom, TransferTarget};
+pub use messages::Message;
+pub use timers::FireReport;
 
-use crate::event::{Actor, EventKind, NewEvent};
-use crate::ids::DepartmentId;
-use crate::machine::{self, Transition};
+use crate::event::{Actor, EventKind, NewEvent, RoutingDecision};
+use crate::ids::{DepartmentId, InquiryId, UserId};
+use crate::machine::{self, Transition, TransitionKind};
 use crate::model::{Agent, Department, Inquiry, ServedBy, User};
 use crate::permissions::{Permission, PermissionPolicy};
-use crate::routing::{has_room, RoutingConfig};
-use crate::store::{Commit, Record, Store, StoreError, StoreExt, Versioned, Write};
+use crate::routing::{has_room, Candidate, RoutingConfig};
+use crate::store::{Commit, CommitReceipt, Record, Store, StoreError, StoreExt, Versioned, Write};
 use crate::time::{Clock, SystemClock, Timestamp};
+use crate::timers::TimerConfig;
 use crate::CoreError;
 
 /// How the engine behaves; every field has a Rocket.Chat-like default.
@@ -35,6 +41,8 @@ pub struct EngineConfig {
     pub permissions: PermissionPolicy,
     /// Routing method, queue order and limits.
     pub routing: RoutingConfig,
+    /// Auto-transfer, queue overflow, agent leave: every timer is off by default.
+    pub timers: TimerConfig,
     /// How many times an operation re-reads and retries after losing a race before giving up
     /// with [`CoreError::Contention`].
     pub max_commit_attempts: u32,
@@ -47,6 +55,7 @@ impl Default for EngineConfig {
         Self {
             permissions: PermissionPolicy::default(),
             routing: RoutingConfig::default(),
+            timers: TimerConfig::default(),
             max_commit_attempts: 200,
             clock: Arc::new(SystemClock),
         }
@@ -58,6 +67,7 @@ impl std::fmt::Debug for EngineConfig {
         f.debug_struct("EngineConfig")
             .field("permissions", &self.permissions)
             .field("routing", &self.routing)
+            .field("timers", &self.timers)
             .field("max_commit_attempts", &self.max_commit_attempts)
             .finish_non_exhaustive()
     }
@@ -146,24 +156,87 @@ impl<S: Store> Engine<S> {
         extra: Vec<Write>,
         reason: String,
     ) -> Result<Inquiry, CoreError> {
+        self.transition_after(vec![], actor, inquiry, transition, extra, reason)
+    }
+
+    /// [`Engine::transition`], with `causes` recorded before the transition's own event (a
+    /// timer that fired, a routing decision).
+    fn transition_after(
+        &self,
+        causes: Vec<NewEvent>,
+        actor: &Actor,
+        inquiry: Versioned<Inquiry>,
+        transition: Transition,
+        extra: Vec<Write>,
+        reason: String,
+    ) -> Result<Inquiry, CoreError> {
         let now = self.now();
         let next = machine::apply(&inquiry.value, &transition, now)?;
-        let event = NewEvent {
-            at: now,
-            actor: actor.clone(),
-            inquiry: Some(next.id.clone()),
-            kind: EventKind::Transition {
-                transition: transition.kind(),
-                agent: next.served_by_id().cloned(),
-                previous_agent: inquiry.value.served_by_id().cloned(),
-                department: next.department.clone(),
-                reason,
-            },
-        };
+        let mut events = causes;
+        events.push(self.transition_event(actor, &inquiry.value, &next, transition.kind(), reason));
         let mut writes = vec![Write::update(inquiry.version, Record::Inquiry(next.clone()))];
         writes.extend(extra);
-        self.store.commit(Commit { writes, events: vec![event] })?;
-        Ok(next)
+        let committed = self.commit(Commit { writes, events })?;
+        Ok(committed.first_inquiry.unwrap_or(next))
+    }
+
+    /// The event that records `before` becoming `after` by a transition of `kind`.
+    fn transition_event(
+        &self,
+        actor: &Actor,
+        before: &Inquiry,
+        after: &Inquiry,
+        kind: TransitionKind,
+        reason: String,
+    ) -> NewEvent {
+        NewEvent {
+            at: after.updated_at,
+            actor: actor.clone(),
+            inquiry: Some(after.id.clone()),
+            kind: EventKind::Transition {
+                transition: kind,
+                agent: after.served_by_id().cloned(),
+                previous_agent: before.served_by_id().cloned(),
+                department: after.department.clone(),
+                reason,
+            },
+        }
+    }
+
+    /// The write that clears the visitor's open room when `inquiry`, its open conversation,
+    /// closes.
+    fn visitor_release_writes(&self, inquiry: &Inquiry) -> Result<Vec<Write>, CoreError> {
+        let Some(visitor) = self.store.visitor_by_token(&inquiry.visitor.token)? else { return Ok(vec![]) };
+        if visitor.value.open_room.as_ref() != Some(&inquiry.rid) {
+            return Ok(vec![]);
+        }
+        let mut closed = visitor.value;
+        closed.open_room = None;
+        closed.updated_at = self.now();
+        Ok(vec![Write::update(visitor.version, Record::Visitor(closed))])
+    }
+
+    /// Commits through the store after giving every inquiry and agent written the deadlines its
+    /// state calls for ([`TimerConfig`]): the one place every engine write passes, so no path
+    /// can leave a stale timer behind. Returns the receipt and the first inquiry written as
+    /// committed.
+    fn commit(&self, mut commit: Commit) -> Result<Committed, CoreError> {
+        let mut first_inquiry = None;
+        for write in &mut commit.writes {
+            match &mut write.value {
+                Some(Record::Inquiry(inquiry)) => {
+                    let department = self.department_record(inquiry.department.as_ref())?;
+                    inquiry.deadlines = self.config.timers.inquiry_deadlines(inquiry, department.as_ref());
+                    if first_inquiry.is_none() {
+                        first_inquiry = Some(inquiry.clone());
+                    }
+                }
+                Some(Record::Agent(agent)) => agent.deadlines = self.config.timers.agent_deadlines(agent),
+                _ => {}
+            }
+        }
+        let receipt = self.store.commit(commit)?;
+        Ok(Committed { receipt, first_inquiry })
     }
 
     fn department_record(&self, id: Option<&DepartmentId>) -> Result<Option<Department>, CoreError> {
@@ -190,13 +263,98 @@ impl<S: Store> Engine<S> {
         ServedBy { id: agent.id.clone(), username: agent.username.clone(), ts: self.now() }
     }
 
-    /// The agent after one more conversation was assigned to it.
-    fn with_assignment(&self, mut agent: Agent) -> Agent {
+    /// The agent routing would give `inquiry` to now: its reserved agent if that one can take
+    /// it, else the method's choice among the department's agents, else along the department's
+    /// fallback chain.
+    /// Agents the inquiry lets time out (`excludedAgents`) are never picked.
+    fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
+        let routing = &self.config.routing;
+        let allowed = |agent: &&Versioned<Agent>| !inquiry.excluded_agents.contains(&agent.value.id);
+        if let Some(reserved) = &inquiry.default_agent {
+            if let Some(agent) = agents.iter().filter(allowed).find(|a| a.value.id == reserved.agent_id) {
+                if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
+                    let limit = self.chat_limit(&agent.value, inquiry.department.as_ref())?;
+                    return Ok(Some(Assignment {
+                        agent: agent.clone(),
+                        department: inquiry.department.clone(),
+                        decision: self.decision(
+                            &agent.value,
+                            inquiry.department.clone(),
+                            vec![],
+                            limit,
+                            "reserved agent",
+                        ),
+                    }));
+                }
+            }
+        }
+        let mut department = inquiry.department.clone();
+        let mut visited = BTreeSet::new();
+        loop {
+            // A department that no longer exists ends the search, as would the end of the chain.
+            let settings = self.department_record(department.as_ref())?;
+            if department.is_some() && settings.is_none() {
+                return Ok(None);
+            }
+            let candidates = routing.candidates(agents.iter().filter(allowed).map(|a| &a.value), settings.as_ref());
+            if let Some((index, reason)) = routing.method.choose(inquiry, &candidates) {
+                let chosen = &candidates[index];
+                if let Some(versioned) = agents.iter().find(|a| a.value.id == chosen.agent.id) {
+                    let loads = candidates.iter().map(Candidate::load).collect();
+                    let reason = match department != inquiry.department {
+                        true => format!("{reason}; department fallback"),
+                        false => reason,
+                    };
+                    return Ok(Some(Assignment {
+                        decision: self.decision(&chosen.agent, department.clone(), loads, chosen.limit, &reason),
+                        agent: versioned.clone(),
+                        department,
+                    }));
+                }
+            }
+            let Some(current) = department else { return Ok(None) };
+            visited.insert(current);
+            match settings.and_then(|s| s.fallback) {
+                Some(next) if !visited.contains(&next) => department = Some(next),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    fn decision(
+        &self,
+        agent: &Agent,
+        department: Option<DepartmentId>,
+        candidates: Vec<(UserId, u32, u32)>,
+        limit: u32,
+        reason: &str,
+    ) -> RoutingDecision {
+        RoutingDecision {
+            strategy: self.config.routing.method.name().to_owned(),
+            agent: agent.id.clone(),
+            department,
+            candidates,
+            reason: format!("{reason}; {} of {} chats in use", agent.active_chats, limit_text(limit)),
+        }
+    }
+
+    /// The agent after `inquiry` was assigned to it.
+    fn with_assignment(&self, mut agent: Agent, inquiry: &InquiryId) -> Agent {
         let now = self.now();
         agent.active_chats += 1;
+        agent.chats.insert(inquiry.clone());
         agent.assigned_total += 1;
         agent.last_routed_at = Some(now);
         agent.updated_at = now;
+        agent
+    }
+
+    /// The agent after it stopped serving `inquiry`.
+    fn with_release(&self, mut agent: Agent, inquiry: &InquiryId) -> Agent {
+        if agent.chats.remove(inquiry) {
+            agent.active_chats = agent.active_chats.saturating_sub(1);
+        }
+        agent.updated_at = self.now();
         agent
     }
 
@@ -204,11 +362,31 @@ impl<S: Store> Engine<S> {
     fn release_agent_writes(&self, inquiry: &Inquiry) -> Result<Vec<Write>, CoreError> {
         let Some(agent_id) = inquiry.served_by_id() else { return Ok(vec![]) };
         let Some(agent) = self.store.agent(agent_id)? else { return Ok(vec![]) };
-        let mut freed = agent.value;
-        freed.active_chats = freed.active_chats.saturating_sub(1);
-        freed.updated_at = self.now();
-        Ok(vec![Write::update(agent.version, Record::Agent(freed))])
+        Ok(vec![Write::update(agent.version, Record::Agent(self.with_release(agent.value, &inquiry.id)))])
     }
+}
+
+/// An agent routing chose for an inquiry, with the decision to record.
+struct Assignment {
+    agent: Versioned<Agent>,
+    /// The department the inquiry is served in (differs from its own after a fallback).
+    department: Option<DepartmentId>,
+    decision: RoutingDecision,
+}
+
+fn limit_text(limit: u32) -> String {
+    if limit == 0 {
+        "unlimited".to_owned()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// What [`Engine::commit`] gives back.
+struct Committed {
+    receipt: CommitReceipt,
+    /// The first inquiry of the commit as written (with its deadlines).
+    first_inquiry: Option<Inquiry>,
 }
 
 fn backoff(round: u32) {

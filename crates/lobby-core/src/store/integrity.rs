@@ -1,12 +1,13 @@
 //! [`Store::check_integrity`]: what every store must keep true, checked through the trait.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::event::{EventQuery, EventSeq};
-use crate::ids::{DepartmentId, UserId};
+use crate::ids::{DepartmentId, InquiryId, UserId};
 use crate::model::InquiryStatus;
+use crate::time::Timestamp;
 
-use super::{Record, RecordKind, Store, StoreError};
+use super::{DueRecord, Record, RecordKind, Store, StoreError};
 
 /// What an integrity check looked at and what it found. One contract for every store: the
 /// check ran to the end and lists every problem; an empty list means healthy.
@@ -60,22 +61,27 @@ impl std::fmt::Display for IntegrityReport {
 const EVENT_PAGE: usize = 10_000;
 
 /// The checks every store gets from [`Store::check_integrity`], for a store that adds its own:
-/// each record is filed under its own key and its unique keys
-/// find it; each taken inquiry has a serving agent and each agent's load equals what it
-/// serves; departments and open rooms named by records exist; the event log is numbered 1, 2,
+/// each record's unique keys find it; each taken inquiry has a serving agent, each agent's load
+/// and chat list equal what it serves; departments and open rooms named by records exist;
+/// [`Store::due`] lists exactly the records' earliest deadlines; the event log is numbered 1, 2,
 /// 3, … without gaps.
 pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityReport, StoreError> {
     let mut report = IntegrityReport::default();
-    let mut serving: HashMap<UserId, u32> = HashMap::new();
-    let mut agents: Vec<(UserId, u32)> = Vec::new();
+    let mut serving: HashMap<UserId, BTreeSet<InquiryId>> = HashMap::new();
+    let mut agents: Vec<(UserId, BTreeSet<InquiryId>)> = Vec::new();
+    let mut loads: HashMap<UserId, u32> = HashMap::new();
     let mut departments: HashSet<DepartmentId> = HashSet::new();
     let mut named_departments: Vec<(String, DepartmentId)> = Vec::new();
+    let mut deadlines: BTreeSet<DueRecord> = BTreeSet::new();
     for kind in RecordKind::ALL {
         let records = store.scan(kind)?;
         report.add_count(kind.plural(), records.len() as u64);
         for stored in records {
             let record = stored.value;
             let path = record.key().to_path();
+            if let Some(due) = record.next_deadline() {
+                deadlines.insert(DueRecord { due, key: record.key() });
+            }
             for unique in record.unique_keys() {
                 report.add_count("unique keys", 1);
                 match store.find(&unique)? {
@@ -88,7 +94,9 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
                 Record::Inquiry(inquiry) => {
                     if inquiry.status == InquiryStatus::Taken {
                         match inquiry.served_by_id() {
-                            Some(agent) => *serving.entry(agent.clone()).or_default() += 1,
+                            Some(agent) => {
+                                serving.entry(agent.clone()).or_default().insert(inquiry.id.clone());
+                            }
                             None => report.problem(format!("{path} is taken but served by no one")),
                         }
                     }
@@ -96,7 +104,10 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
                         named_departments.push((path, department));
                     }
                 }
-                Record::Agent(agent) => agents.push((agent.id, agent.active_chats)),
+                Record::Agent(agent) => {
+                    loads.insert(agent.id.clone(), agent.active_chats);
+                    agents.push((agent.id, agent.chats));
+                }
                 Record::Department(department) => {
                     departments.insert(department.id);
                 }
@@ -111,14 +122,28 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
             }
         }
     }
-    for (agent, active_chats) in &agents {
-        let taken = serving.remove(agent).unwrap_or(0);
-        if *active_chats != taken {
-            report.problem(format!("agent/{agent} has active_chats {active_chats} but serves {taken} taken inquiries"));
+    for (agent, chats) in &agents {
+        let taken = serving.remove(agent).unwrap_or_default();
+        let active_chats = loads.get(agent).copied().unwrap_or(0);
+        if active_chats as usize != taken.len() {
+            let n = taken.len();
+            report.problem(format!("agent/{agent} has active_chats {active_chats} but serves {n} taken inquiries"));
+        }
+        if *chats != taken {
+            report.problem(format!("agent/{agent} lists chats {chats:?} but serves {taken:?}"));
         }
     }
     for (agent, taken) in serving {
-        report.problem(format!("{taken} taken inquiries are served by agent/{agent}, which does not exist"));
+        let n = taken.len();
+        report.problem(format!("{n} taken inquiries are served by agent/{agent}, which does not exist"));
+    }
+    let indexed: BTreeSet<DueRecord> = store.due(Timestamp::MAX, usize::MAX)?.into_iter().collect();
+    report.add_count("deadlines", deadlines.len() as u64);
+    for missing in deadlines.difference(&indexed) {
+        report.problem(format!("{} has a deadline at {} that Store::due does not list", missing.key, missing.due));
+    }
+    for stray in indexed.difference(&deadlines) {
+        report.problem(format!("Store::due lists {} at {}, which has no such deadline", stray.key, stray.due));
     }
     for (path, department) in named_departments {
         if !departments.contains(&department) {

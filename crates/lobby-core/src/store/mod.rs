@@ -19,12 +19,13 @@ pub use commit::{plan_unique_keys, plan_versions, Commit, CommitReceipt, UniqueK
 pub use ext::StoreExt;
 pub use feed::{FeedHub, Subscription};
 pub use integrity::{check_store_contents, IntegrityReport};
-pub use record::{Record, RecordKey, RecordKind, UniqueKey, Version, Versioned};
+pub use record::{DueRecord, Record, RecordKey, RecordKind, UniqueKey, Version, Versioned};
 
 use crate::event::{Event, EventQuery};
 use crate::ids::InquiryId;
 use crate::model::Inquiry;
 use crate::query::{InquiryFilter, InquiryQuery, InquirySort, Page};
+use crate::time::Timestamp;
 
 /// A persistence backend. Synchronous: callers on an async runtime use `spawn_blocking`.
 ///
@@ -42,6 +43,7 @@ use crate::query::{InquiryFilter, InquiryQuery, InquirySort, Page};
 ///   after [`Store::subscribe`] returned (and of those still in flight when it returned), in
 ///   sequence order, each once; nothing acknowledged before it returned.
 /// - **Listings** equal [`InquiryQuery::reference_page`] exactly.
+/// - **Deadlines** are indexed by each record's earliest one; [`Store::due`] lists them.
 pub trait Store: Send + Sync {
     /// The record under `key`, with its current version.
     fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError>;
@@ -65,6 +67,12 @@ pub trait Store: Send + Sync {
         sort: InquirySort,
         inquiry: &InquiryId,
     ) -> Result<Option<usize>, StoreError>;
+
+    /// The records whose earliest deadline ([`Record::next_deadline`]) is at or before `at`,
+    /// earliest first (ties by key), at most `limit`. Stores index that one time per record, so
+    /// this costs O(log n + limit); a record written with other deadlines, or with none, or
+    /// deleted, leaves its old place in the index in the same commit.
+    fn due(&self, at: Timestamp, limit: usize) -> Result<Vec<DueRecord>, StoreError>;
 
     /// Applies every write and records every event, or nothing. Fails with
     /// [`StoreError::InvalidCommit`] if [`Commit::validate`] does, then with
@@ -144,6 +152,9 @@ macro_rules! forward_store {
                 inquiry: &InquiryId,
             ) -> Result<Option<usize>, StoreError> {
                 (**self).count_before(filter, sort, inquiry)
+            }
+            fn due(&self, at: Timestamp, limit: usize) -> Result<Vec<DueRecord>, StoreError> {
+                (**self).due(at, limit)
             }
             fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
                 (**self).commit(commit)

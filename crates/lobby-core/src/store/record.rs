@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DepartmentId, InquiryId, RoomId, UserId, VisitorId};
-use crate::model::{Agent, Department, Inquiry, User, Visitor};
+use crate::model::{Agent, Deadline, Department, Inquiry, User, Visitor};
+use crate::time::Timestamp;
 
 /// A record's version. Every write gives the record a new one, and a key never has the same
 /// version twice — not even after it is deleted and created again — so a writer holding a
@@ -184,6 +185,9 @@ impl std::fmt::Display for UniqueKey {
 /// Anything a store keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+// Most records written are inquiries, the largest variant: boxing it would add an allocation to
+// every write to save space on the rarer small ones.
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     /// An inquiry.
     Inquiry(Inquiry),
@@ -229,6 +233,21 @@ impl Record {
         }
     }
 
+    /// The record's pending timers (only inquiries, agents and departments have any).
+    pub fn deadlines(&self) -> &[Deadline] {
+        match self {
+            Self::Inquiry(r) => &r.deadlines,
+            Self::Agent(r) => &r.deadlines,
+            Self::Department(r) => &r.deadlines,
+            Self::User(_) | Self::Visitor(_) => &[],
+        }
+    }
+
+    /// The earliest of its deadlines: what a store indexes it by for [`Store::due`](crate::Store::due).
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        crate::model::earliest(self.deadlines())
+    }
+
     /// The inquiry, if it is one.
     pub fn as_inquiry(&self) -> Option<&Inquiry> {
         match self {
@@ -236,4 +255,14 @@ impl Record {
             _ => None,
         }
     }
+}
+
+/// A record with a deadline due, as [`Store::due`](crate::Store::due) lists it. Ordered by due
+/// time, then by key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DueRecord {
+    /// The record's earliest deadline.
+    pub due: Timestamp,
+    /// The record.
+    pub key: RecordKey,
 }

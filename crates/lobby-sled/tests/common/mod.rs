@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use lobby_core::{
-    Agent, AgentAvailability, DepartmentId, Inquiry, InquiryId, InquiryStatus, PriorityWeight, RoomId, ServedBy,
-    Timestamp, User, UserId, VisitorId, VisitorSummary,
+    Agent, DepartmentId, Inquiry, InquiryId, InquiryStatus, PriorityWeight, RoomId, ServedBy, Timestamp, User, UserId,
+    VisitorId, VisitorSummary,
 };
 
 /// How long a reopen may wait for the file lock that the previous handle's background threads
@@ -77,16 +77,11 @@ pub fn user(id: &str, username: &str, email: Option<&str>) -> User {
     }
 }
 
-pub fn agent(id: &str, active_chats: u32) -> Agent {
+/// An agent serving `chats` (inquiries built by [`inquiry`] with these numbers).
+pub fn agent(id: &str, chats: &[u32]) -> Agent {
     Agent {
-        id: UserId::new(id).unwrap(),
-        username: id.into(),
-        availability: AgentAvailability::Available,
-        departments: BTreeSet::new(),
-        max_chats: 0,
-        active_chats,
-        assigned_total: 0,
-        last_routed_at: None,
-        updated_at: Timestamp::EPOCH,
+        active_chats: chats.len() as u32,
+        chats: chats.iter().map(|&n| inquiry(n, InquiryStatus::Taken, None).id).collect(),
+        ..Agent::new(UserId::new(id).unwrap(), id, Timestamp::EPOCH)
     }
 }

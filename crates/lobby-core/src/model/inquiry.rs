@@ -1,13 +1,12 @@
-//! The records Lobby keeps. Inquiries serialise exactly as Rocket.Chat's REST API writes them;
-//! the other records are storage shapes (the server builds Rocket.Chat's response shapes).
-
-use std::collections::BTreeSet;
+//! The inquiry: one waiting customer conversation, in Rocket.Chat's wire shape.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DepartmentId, InquiryId, RoomId, UserId, VisitorId};
+use crate::ids::{DepartmentId, InquiryId, RoomId, UserId};
 use crate::time::Timestamp;
 use crate::CoreError;
+
+use super::{Deadline, VisitorSummary};
 
 /// Where an inquiry is in its life. See [`crate::machine`] for the transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -66,43 +65,6 @@ pub enum RoomType {
     #[default]
     #[serde(rename = "l")]
     Livechat,
-}
-
-/// A visitor's presence as shown on the inquiry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VisitorStatus {
-    /// Connected and active.
-    #[default]
-    Online,
-    /// Connected, busy.
-    Busy,
-    /// Connected, away.
-    Away,
-    /// Gone.
-    Offline,
-}
-
-/// The visitor summary embedded in an inquiry (`v`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VisitorSummary {
-    /// The visitor's `_id`.
-    #[serde(rename = "_id")]
-    pub id: VisitorId,
-    /// Its generated username (`guest-…`).
-    pub username: String,
-    /// The token its widget holds.
-    pub token: String,
-    /// Its presence.
-    #[serde(default)]
-    pub status: VisitorStatus,
-}
-
-impl VisitorSummary {
-    /// An online visitor.
-    pub fn new(id: VisitorId, username: impl Into<String>, token: impl Into<String>) -> Self {
-        Self { id, username: username.into(), token: token.into(), status: VisitorStatus::Online }
-    }
 }
 
 /// An agent reserved for an inquiry (`defaultAgent`): routing offers it to this agent first,
@@ -207,6 +169,52 @@ impl From<PriorityWeight> for u8 {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The author of a message (`u`): an agent, or the visitor (with its token beside it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAuthor {
+    /// The user's or visitor's `_id`.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Its username.
+    pub username: String,
+}
+
+/// A message as the conversation keeps its last one (`lastMessage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    /// The message's `_id`.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Its text.
+    pub msg: String,
+    /// When it was sent.
+    pub ts: Timestamp,
+    /// Who sent it.
+    pub u: MessageAuthor,
+    /// The visitor's token, on a visitor's message (how Rocket.Chat tells them apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// The first agent response (`responseBy`), as Rocket.Chat keeps it on the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseBy {
+    /// The agent who answered first.
+    #[serde(rename = "_id")]
+    pub id: UserId,
+    /// Its username.
+    pub username: String,
+    /// When that first answer came.
+    pub first_response_ts: Timestamp,
+    /// When an agent last wrote.
+    pub last_message_ts: Timestamp,
+}
+
 /// `estimatedWaitingTimeQueue` when no SLA applies, as in Rocket.Chat.
 pub const NO_SLA_MINUTES: u64 = 9_999_999;
 
@@ -273,6 +281,28 @@ pub struct Inquiry {
     /// `source`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<InquirySource>,
+    /// `lastMessage`: the conversation's last message, kept current while it waits too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<LastMessage>,
+    /// `responseBy`: the agent who answered first, and when an agent last wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_by: Option<ResponseBy>,
+    /// `waitingResponse`: the visitor wrote and no agent has answered since.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiting_response: bool,
+    /// `contactLastMessageAt`: when the visitor last wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_last_message_at: Option<Timestamp>,
+    /// `autoTransfers` (Lobby's): how many times the auto-transfer timer has fired for it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub auto_transfers: u32,
+    /// `excludedAgents` (Lobby's): agents routing will not give it to again (they let it time out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_agents: Vec<UserId>,
+    /// `deadlines` (Lobby's): its pending timers, which follow from its state (see
+    /// [`TimerConfig::inquiry_deadlines`](crate::TimerConfig::inquiry_deadlines)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deadlines: Vec<Deadline>,
     /// `_updatedAt`.
     #[serde(rename = "_updatedAt")]
     pub updated_at: Timestamp,
@@ -301,6 +331,13 @@ impl Inquiry {
             served_by: None,
             agents: None,
             source: None,
+            last_message: None,
+            response_by: None,
+            waiting_response: false,
+            contact_last_message_at: None,
+            auto_transfers: 0,
+            excluded_agents: Vec::new(),
+            deadlines: Vec::new(),
             updated_at: at,
         }
     }
@@ -313,240 +350,6 @@ impl Inquiry {
     /// The agent serving it, when taken.
     pub fn served_by_id(&self) -> Option<&UserId> {
         self.served_by.as_ref().map(|served| &served.id)
-    }
-}
-
-/// A role name such as `admin` or `livechat-agent`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Role(String);
-
-impl Role {
-    /// `admin`.
-    pub const ADMIN: &'static str = "admin";
-    /// `livechat-manager`.
-    pub const LIVECHAT_MANAGER: &'static str = "livechat-manager";
-    /// `livechat-agent`.
-    pub const LIVECHAT_AGENT: &'static str = "livechat-agent";
-    /// `user`.
-    pub const USER: &'static str = "user";
-
-    /// A role by name: 1 to 64 characters without spaces.
-    pub fn new(name: impl Into<String>) -> Result<Self, CoreError> {
-        let name = name.into();
-        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(CoreError::invalid("roles", "role names are 1 to 64 characters without spaces"));
-        }
-        Ok(Self(name))
-    }
-
-    /// `admin`.
-    pub fn admin() -> Self {
-        Self(Self::ADMIN.into())
-    }
-
-    /// `livechat-manager`.
-    pub fn livechat_manager() -> Self {
-        Self(Self::LIVECHAT_MANAGER.into())
-    }
-
-    /// `livechat-agent`.
-    pub fn livechat_agent() -> Self {
-        Self(Self::LIVECHAT_AGENT.into())
-    }
-
-    /// `user`.
-    pub fn user() -> Self {
-        Self(Self::USER.into())
-    }
-
-    /// The role's name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A person who signs in: managers, agents, admins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    /// The user's `_id`.
-    pub id: UserId,
-    /// Unique regardless of case.
-    pub username: String,
-    /// Display name.
-    pub name: String,
-    /// Unique regardless of case, when set.
-    pub email: Option<String>,
-    /// Its roles.
-    pub roles: BTreeSet<Role>,
-    /// A deactivated user holds no permission and cannot sign in.
-    pub active: bool,
-    /// A password hash in PHC string format, computed by the embedder (the core does no crypto).
-    pub password_hash: Option<String>,
-    /// Hashes of the login tokens issued to this user.
-    pub login_token_hashes: Vec<String>,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
-impl User {
-    /// Whether it holds the role named `role`.
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r.as_str() == role)
-    }
-}
-
-/// Whether an agent accepts conversations (`statusLivechat`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AgentAvailability {
-    /// Takes conversations.
-    Available,
-    /// Signed in but not taking conversations.
-    #[default]
-    NotAvailable,
-    /// Signed out.
-    Offline,
-}
-
-impl AgentAvailability {
-    /// The wire name (`available`, `not-available`, `offline`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Available => "available",
-            Self::NotAvailable => "not-available",
-            Self::Offline => "offline",
-        }
-    }
-}
-
-/// The routing side of a user who serves conversations. Its id is the user's id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Agent {
-    /// The user's id.
-    pub id: UserId,
-    /// The user's username.
-    pub username: String,
-    /// Whether it takes conversations now.
-    pub availability: AgentAvailability,
-    /// The departments it serves.
-    pub departments: BTreeSet<DepartmentId>,
-    /// Simultaneous chats this agent may serve; 0 = no own limit: the department's limit
-    /// applies, then the global one (where a global 0 means unlimited), as in Rocket.Chat.
-    pub max_chats: u32,
-    /// Inquiries this agent serves now; kept in the same commit as every take and release.
-    pub active_chats: u32,
-    /// Inquiries ever assigned to this agent (round robin spreads by this).
-    pub assigned_total: u64,
-    /// When routing last gave it a conversation.
-    pub last_routed_at: Option<Timestamp>,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
-impl Agent {
-    /// A new agent profile for a user: available, in no department, with no own limit.
-    pub fn new(id: UserId, username: impl Into<String>, now: Timestamp) -> Self {
-        Self {
-            id,
-            username: username.into(),
-            availability: AgentAvailability::Available,
-            departments: BTreeSet::new(),
-            max_chats: 0,
-            active_chats: 0,
-            assigned_total: 0,
-            last_routed_at: None,
-            updated_at: now,
-        }
-    }
-
-    /// Whether this agent takes conversations of `department` (`None`: the public queue) at
-    /// all: it is available and, for a department, a member. Capacity is checked separately.
-    pub fn can_serve(&self, department: Option<&DepartmentId>) -> bool {
-        self.availability == AgentAvailability::Available
-            && department.is_none_or(|department| self.departments.contains(department))
-    }
-}
-
-/// A team with its own queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Department {
-    /// The department's `_id`.
-    pub id: DepartmentId,
-    /// Unique regardless of case.
-    pub name: String,
-    /// A disabled department takes no new conversations.
-    pub enabled: bool,
-    /// Free text.
-    pub description: String,
-    /// Contact address.
-    pub email: String,
-    /// `showOnRegistration`.
-    pub show_on_registration: bool,
-    /// `showOnOfflineForm`.
-    pub show_on_offline_form: bool,
-    /// Per-agent chat limit for this department's conversations; 0 = no department limit.
-    pub max_chats_per_agent: u32,
-    /// Where conversations go when no agent of this department can take them.
-    pub fallback: Option<DepartmentId>,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
-impl Department {
-    /// An enabled department with default settings: no limit, no fallback.
-    pub fn new(id: DepartmentId, name: impl Into<String>, now: Timestamp) -> Self {
-        Self {
-            id,
-            name: name.into(),
-            enabled: true,
-            description: String::new(),
-            email: String::new(),
-            show_on_registration: true,
-            show_on_offline_form: true,
-            max_chats_per_agent: 0,
-            fallback: None,
-            updated_at: now,
-        }
-    }
-}
-
-/// A customer, known by the token its widget holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Visitor {
-    /// The visitor's `_id`.
-    pub id: VisitorId,
-    /// Its generated username (`guest-…`).
-    pub username: String,
-    /// The token its widget holds.
-    pub token: String,
-    /// Display name, when given.
-    pub name: Option<String>,
-    /// Contact address, when given.
-    pub email: Option<String>,
-    /// The department it asked for.
-    pub department: Option<DepartmentId>,
-    /// Its presence.
-    pub status: VisitorStatus,
-    /// The room of the visitor's conversation that is not closed yet, if any.
-    pub open_room: Option<RoomId>,
-    /// When it registered.
-    pub created_at: Timestamp,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-}
-
-impl Visitor {
-    /// The summary an inquiry embeds (`v`).
-    pub fn summary(&self) -> VisitorSummary {
-        VisitorSummary {
-            id: self.id.clone(),
-            username: self.username.clone(),
-            token: self.token.clone(),
-            status: self.status,
-        }
     }
 }
 
