@@ -53,6 +53,8 @@ fn error_name(error: &CoreError) -> &'static str {
         CoreError::AgentNotAvailable => "not-available",
         CoreError::AgentAtCapacity { .. } => "at-capacity",
         CoreError::InvalidInput { .. } => "invalid",
+        CoreError::RoomClosed => "room-closed",
+        CoreError::AlreadyServedBy => "same-agent",
         other => panic!("the model never expects {other:?}"),
     }
 }
@@ -154,11 +156,14 @@ impl Model {
                 Outcome::Status(Queued)
             }
             Op::Transfer { inquiry: i, agent } => {
+                if self.inquiries[i].status == Closed {
+                    return Outcome::Error("room-closed");
+                }
                 if self.inquiries[i].status != Taken {
                     return Outcome::Error("illegal");
                 }
                 if self.inquiries[i].agent == Some(agent) {
-                    return Outcome::Error("invalid");
+                    return Outcome::Error("same-agent");
                 }
                 if let Err(e) = self.serve_check(agent) {
                     return Outcome::Error(e);

@@ -41,6 +41,12 @@ pub enum CoreError {
     /// The conversation is closed.
     #[error("This conversation is already closed")]
     RoomClosed,
+    /// A transfer to the department the conversation is already in.
+    #[error("The selected department and the current room department are the same")]
+    SameDepartment,
+    /// A transfer to the agent who already serves the conversation.
+    #[error("The selected agent already serves the conversation")]
+    AlreadyServedBy,
     /// The user may not do this in this conversation (it is not theirs, or not in a state that
     /// allows it).
     #[error("Not allowed")]
@@ -121,6 +127,8 @@ impl CoreError {
             Self::RoomNotFound => "error-invalid-room",
             Self::InquiryAlreadyTaken => "error-inquiry-taken",
             Self::RoomClosed => "room-closed",
+            Self::SameDepartment => "error-forwarding-chat-same-department",
+            Self::AlreadyServedBy => "error-selected-agent-room-agent-are-same",
             Self::NotAllowed => "error-not-allowed",
             Self::IllegalTransition { .. } => "error-invalid-inquiry-status",
             Self::InvalidUser => "error-invalid-user",

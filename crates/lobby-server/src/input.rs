@@ -75,6 +75,10 @@ pub enum Kind {
     Boolean,
     /// A whole number ≥ 0.
     Count,
+    /// A whole number ≥ 0 or `null` (read as absent).
+    NullableCount,
+    /// `true`, `false` or `null` (read as absent).
+    NullableBoolean,
     /// A JSON object.
     Object,
     /// An array of strings.
@@ -166,6 +170,9 @@ fn check_kind(value: &Value, kind: Kind) -> Result<(), ApiError> {
         Kind::String if !value.is_string() => fail("must be string"),
         Kind::NullableString if !(value.is_string() || value.is_null()) => fail("must be string"),
         Kind::Boolean if !value.is_boolean() => fail("must be boolean"),
+        Kind::NullableBoolean if !(value.is_boolean() || value.is_null()) => fail("must be boolean"),
+        Kind::NullableCount if value.is_null() => Ok(()),
+        Kind::NullableCount => check_kind(value, Kind::Count),
         Kind::Count => match value {
             Value::Number(n) if n.as_u64().is_some() => Ok(()),
             Value::Number(n) if n.as_i64().is_some() || n.as_f64().is_some_and(|f| f < 0.0) => fail("must be >= 0"),

@@ -6,7 +6,8 @@
 //!
 //! The engine and its stores are synchronous; every engine call runs on tokio's blocking pool.
 //! A background dispatcher releases (or, under an automatic routing method, assigns) queued
-//! inquiries every second and right after anything that could let one move.
+//! inquiries every second and right after anything that could let one move, and a timer loop
+//! fires each deadline when it comes due ([`timers`]).
 //!
 //! ```no_run
 //! use lobby_server::{stores::StoreHandle, AppState, RunningServer, ServerConfig};
@@ -24,6 +25,7 @@ pub mod error;
 pub mod input;
 pub mod routes;
 pub mod stores;
+pub mod timers;
 pub mod wire;
 
 use std::future::Future;
@@ -35,7 +37,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
-use lobby_core::{CoreError, Engine, EngineConfig, RoutingConfig, Store};
+use lobby_core::{Clock, CoreError, Engine, EngineConfig, RoutingConfig, Store, SystemClock, TimerConfig};
 use tokio::sync::{watch, Notify};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -53,21 +55,39 @@ pub type SharedStore = Arc<dyn Store>;
 pub type SharedEngine = Arc<Engine<SharedStore>>;
 
 /// How the server behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Routing method, queue order and limits.
     pub routing: RoutingConfig,
+    /// Auto-transfer, queue overflow and agent leave (all off by default).
+    pub timers: TimerConfig,
     /// How often the dispatcher runs when nothing asks it to.
     pub dispatch_interval: Duration,
+    /// How expensive password hashing is.
     pub password_cost: PasswordCost,
+    /// Where "now" comes from: the system clock, or a `ManualClock` in tests.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("routing", &self.routing)
+            .field("timers", &self.timers)
+            .field("dispatch_interval", &self.dispatch_interval)
+            .field("password_cost", &self.password_cost)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             routing: RoutingConfig::default(),
+            timers: TimerConfig::default(),
             dispatch_interval: Duration::from_secs(1),
             password_cost: PasswordCost::Standard,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -88,7 +108,12 @@ struct Inner {
 
 impl AppState {
     pub fn new(store: StoreHandle, config: ServerConfig) -> Self {
-        let engine_config = EngineConfig { routing: config.routing, ..EngineConfig::default() };
+        let engine_config = EngineConfig {
+            routing: config.routing,
+            timers: config.timers,
+            clock: config.clock,
+            ..EngineConfig::default()
+        };
         let engine = Arc::new(Engine::with_config(store.store(), engine_config));
         Self {
             inner: Arc::new(Inner {
@@ -118,6 +143,21 @@ impl AppState {
         let engine = Arc::clone(&self.inner.engine);
         match tokio::task::spawn_blocking(move || call(&engine)).await {
             Ok(result) => result.map_err(ApiError::from),
+            Err(join_error) => Err(ApiError::internal(join_error)),
+        }
+    }
+
+    /// [`AppState::run`], with the engine's error turned into a response by `map` (for routes
+    /// whose Rocket.Chat errors differ from the usual ones).
+    pub async fn run_mapped<T, F, M>(&self, call: F, map: M) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Engine<SharedStore>) -> Result<T, CoreError> + Send + 'static,
+        T: Send + 'static,
+        M: FnOnce(CoreError) -> ApiError,
+    {
+        let engine = Arc::clone(&self.inner.engine);
+        match tokio::task::spawn_blocking(move || call(&engine)).await {
+            Ok(result) => result.map_err(map),
             Err(join_error) => Err(ApiError::internal(join_error)),
         }
     }
@@ -179,9 +219,15 @@ pub async fn serve(
         state.inner.dispatch_interval,
         stopped,
     ));
+    let timers = tokio::spawn(timers::run(
+        Arc::clone(state.engine()),
+        Arc::clone(&state.inner.dispatch),
+        stop_dispatcher.subscribe(),
+    ));
     let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
     let _ = stop_dispatcher.send(true);
     let _ = dispatcher.await;
+    let _ = timers.await;
     let flush_state = state.clone();
     let flushed = tokio::task::spawn_blocking(move || flush_state.flush()).await;
     match flushed {

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use lobby_core::{Actor, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod};
+use lobby_core::{
+    Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod, TimerConfig,
+};
 use lobby_server::stores::StoreSpec;
 use lobby_server::{demo, AppState, PasswordCost, ServerConfig};
 
@@ -35,6 +37,27 @@ struct Cli {
     /// Refuse new conversations (`no-agent-online`) while no agent is available.
     #[arg(long)]
     require_available_agent: bool,
+    /// Seconds an agent has to write after being given a conversation before it moves on to
+    /// another agent, or back to the queue (Rocket.Chat's `Livechat_auto_transfer_chat_timeout`,
+    /// in seconds); 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    auto_transfer_timeout: u64,
+    /// How many times auto-transfer moves one conversation; the next time it fires, the
+    /// conversation waits in the queue for someone to take it by hand.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    auto_transfer_max_hops: u32,
+    /// Seconds a conversation may wait, counted from when it first queued, before it moves to its
+    /// department's fallback or closes (Rocket.Chat's `Livechat_max_queue_wait_time`, which is in
+    /// minutes); 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    max_queue_wait: u64,
+    /// What happens to the conversations of an agent who goes away (not available, or offline)
+    /// and stays away `--agent-leave-timeout` (Rocket.Chat's `Livechat_agent_leave_action`).
+    #[arg(long, value_enum, default_value_t = LeaveAction::None)]
+    agent_leave_action: LeaveAction,
+    /// Seconds an agent must stay away first (Rocket.Chat's `Livechat_agent_leave_action_timeout`).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    agent_leave_timeout: u64,
     /// How often the background dispatcher runs, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     dispatch_interval_ms: u64,
@@ -76,6 +99,33 @@ enum Routing {
     LoadBalancing,
     /// Longest since last routed (Load_Rotation).
     LoadRotation,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LeaveAction {
+    /// Leave them with the agent.
+    None,
+    /// Route each to another agent, or back to the queue.
+    Forward,
+    /// Close each.
+    Close,
+}
+
+/// The longest timeout accepted: anything longer is a typo (30 days).
+const MAX_TIMEOUT_SECONDS: u64 = 30 * 24 * 3600;
+
+/// A timeout in whole seconds, 0 to 30 days.
+fn seconds(text: &str) -> Result<u64, String> {
+    let value: i64 = text.trim().parse().map_err(|_| format!("{text:?} is not a whole number of seconds"))?;
+    let value = u64::try_from(value).map_err(|_| "a timeout cannot be negative".to_owned())?;
+    if value > MAX_TIMEOUT_SECONDS {
+        return Err(format!("at most {MAX_TIMEOUT_SECONDS} seconds (30 days)"));
+    }
+    Ok(value)
+}
+
+fn optional_seconds(seconds: u64) -> Option<Duration> {
+    (seconds > 0).then(|| Duration::from_secs(seconds))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -124,8 +174,22 @@ fn run(cli: Cli) -> Result<(), String> {
             queue_without_agents: !cli.require_available_agent,
             ..RoutingConfig::default()
         },
+        timers: TimerConfig {
+            auto_transfer: optional_seconds(cli.auto_transfer_timeout),
+            auto_transfer_max_hops: cli.auto_transfer_max_hops,
+            max_queue_wait: optional_seconds(cli.max_queue_wait),
+            agent_leave: AgentLeave {
+                action: match cli.agent_leave_action {
+                    LeaveAction::None => AgentLeaveAction::None,
+                    LeaveAction::Forward => AgentLeaveAction::Forward,
+                    LeaveAction::Close => AgentLeaveAction::Close,
+                },
+                timeout: Duration::from_secs(cli.agent_leave_timeout),
+            },
+        },
         dispatch_interval: Duration::from_millis(cli.dispatch_interval_ms),
         password_cost: if cli.insecure_fast_password_hashing { PasswordCost::Fast } else { PasswordCost::Standard },
+        ..ServerConfig::default()
     };
     let state = AppState::new(store, config);
     let result = match cli.command {

@@ -1,7 +1,7 @@
 //! Response shapes for records that are not inquiries (inquiries serialise themselves in
 //! Rocket.Chat's shape). Field names follow Rocket.Chat's documents.
 
-use lobby_core::{Agent, Department, Inquiry, InquiryStatus, User, Visitor};
+use lobby_core::{Agent, Department, Inquiry, InquiryStatus, Message, TimerSetting, User, Visitor};
 use serde_json::{json, Map, Value};
 
 /// The fields `inquiries.list` returns: `_id, rid, name, ts, department, status`.
@@ -81,6 +81,32 @@ pub fn department(department: &Department) -> Value {
     });
     if let Some(fallback) = &department.fallback {
         out["fallbackForwardDepartment"] = json!(fallback);
+    }
+    for (field, setting) in [
+        ("autoTransferTimeoutInSeconds", department.timers.auto_transfer),
+        ("maxQueueWaitInSeconds", department.timers.max_queue_wait),
+    ] {
+        match setting {
+            TimerSetting::Inherit => {}
+            TimerSetting::Off => out[field] = json!(0),
+            TimerSetting::After(millis) => out[field] = json!(millis / 1000),
+        }
+    }
+    out
+}
+
+/// A message as `livechat/message` and `chat.sendMessage` answer it.
+pub fn message(message: &Message) -> Value {
+    let mut out = json!({
+        "_id": message.id,
+        "rid": message.rid,
+        "msg": message.msg,
+        "ts": message.ts,
+        "u": message.author,
+        "_updatedAt": message.ts,
+    });
+    if let Some(token) = &message.token {
+        out["token"] = json!(token);
     }
     out
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::event::{Actor, EventKind, NewEvent};
 use crate::ids::{DepartmentId, UserId, VisitorId};
 use crate::limits::{self, MAX_LOGIN_TOKENS};
-use crate::model::{Agent, AgentAvailability, Department, Role, User, Visitor, VisitorStatus};
+use crate::model::{Agent, AgentAvailability, Department, DepartmentTimers, Role, User, Visitor, VisitorStatus};
 use crate::permissions::Permission;
 use crate::query::{Page, Paging};
 use crate::store::{Commit, Record, RecordKey, Store, StoreError, StoreExt, UniqueKey, Write};
@@ -62,8 +62,11 @@ pub struct DepartmentSettings {
     pub show_on_offline_form: bool,
     /// Per-agent chat limit for its conversations; 0 = none.
     pub max_chats_per_agent: u32,
-    /// Where conversations go when no agent of this department can take them.
+    /// Where conversations go when no agent of this department can take them, and when they
+    /// wait longer than its queue allows.
     pub fallback: Option<DepartmentId>,
+    /// Its own timer values (each inherits the server-wide one unless set).
+    pub timers: DepartmentTimers,
 }
 
 impl DepartmentSettings {
@@ -78,6 +81,7 @@ impl DepartmentSettings {
             show_on_offline_form: true,
             max_chats_per_agent: 0,
             fallback: None,
+            timers: DepartmentTimers::default(),
         }
     }
 }
@@ -410,6 +414,7 @@ impl<S: Store> Engine<S> {
             show_on_offline_form: settings.show_on_offline_form,
             max_chats_per_agent: settings.max_chats_per_agent,
             fallback: settings.fallback.clone(),
+            timers: settings.timers,
             ..Department::new(id, settings.name.clone(), self.now())
         })
     }

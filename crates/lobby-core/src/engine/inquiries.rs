@@ -274,7 +274,8 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    /// Hands a taken conversation to another agent, or back to a department's queue. Needs
+    /// Hands a conversation to another agent (it must be taken, and the agent able to take it
+    /// now), or to a department's queue (taken or still waiting; it keeps its queue age). Needs
     /// `transfer-livechat-guest`.
     pub fn transfer(
         &self,
@@ -286,34 +287,40 @@ impl<S: Store> Engine<S> {
         self.authorize(actor, Permission::TransferLivechatGuest)?;
         self.retry(|| {
             let inquiry = self.store.inquiry_by_room(rid)?.ok_or(CoreError::RoomNotFound)?;
-            if inquiry.value.status != InquiryStatus::Taken {
-                let kind = match target {
-                    TransferTarget::Agent(_) => TransitionKind::TransferToAgent,
-                    TransferTarget::Department(_) => TransitionKind::TransferToDepartment,
-                };
-                return Err(CoreError::IllegalTransition { from: inquiry.value.status, transition: kind });
+            let status = inquiry.value.status;
+            if status == InquiryStatus::Closed {
+                return Err(CoreError::RoomClosed);
             }
-            let mut writes = self.release_agent_writes(&inquiry.value)?;
             let transition = match target {
                 TransferTarget::Agent(agent_id) => {
+                    if status != InquiryStatus::Taken {
+                        let transition = TransitionKind::TransferToAgent;
+                        return Err(CoreError::IllegalTransition { from: status, transition });
+                    }
                     if inquiry.value.served_by_id() == Some(agent_id) {
-                        return Err(CoreError::invalid("agent", "the conversation is already served by this agent"));
+                        return Err(CoreError::AlreadyServedBy);
                     }
                     let agent = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
                     self.check_can_serve(&agent.value, inquiry.value.department.as_ref())?;
                     let served = self.served_by(&agent.value);
+                    let mut writes = self.release_agent_writes(&inquiry.value)?;
                     let assigned = self.with_assignment(agent.value, &inquiry.value.id);
                     writes.push(Write::update(agent.version, Record::Agent(assigned)));
-                    Transition::TransferToAgent { agent: served }
+                    (Transition::TransferToAgent { agent: served }, writes)
                 }
                 TransferTarget::Department(department_id) => {
+                    if inquiry.value.department.as_ref() == Some(department_id) {
+                        return Err(CoreError::SameDepartment);
+                    }
                     let department = self.store.department(department_id)?.ok_or(CoreError::DepartmentNotFound)?;
                     if !department.value.enabled {
                         return Err(CoreError::DepartmentDisabled);
                     }
-                    Transition::TransferToDepartment { department: department_id.clone() }
+                    let writes = self.release_agent_writes(&inquiry.value)?;
+                    (Transition::TransferToDepartment { department: department_id.clone() }, writes)
                 }
             };
+            let (transition, writes) = transition;
             self.transition(actor, inquiry, transition, writes, comment.to_owned())
         })
     }

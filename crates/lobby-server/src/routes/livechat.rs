@@ -1,10 +1,10 @@
 //! Agents, departments, agent status, and the visitor side (`visitor`, `room`, `room.close`).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use lobby_core::{
-    Actor, AgentAvailability, CoreError, DepartmentId, DepartmentSettings, InquiryStatus, RoomId, UserId,
-    VisitorDetails,
+    Actor, AgentAvailability, CoreError, DepartmentId, DepartmentSettings, InquiryStatus, Permission, RoomId,
+    TimerSetting, TransferTarget, UserId, VisitorDetails,
 };
 use serde_json::{json, Map, Value};
 
@@ -56,21 +56,7 @@ pub async fn create_department(State(state): State<AppState>, user: AuthUser, Js
         Additional::Rejected,
     )?;
     let department = body["department"].as_object().cloned().unwrap_or_default();
-    // Rocket.Chat's schema lets other department fields through (`additionalProperties: true`).
-    check_object(
-        &department,
-        &[
-            required("name", Kind::String),
-            required("email", Kind::String),
-            required("enabled", Kind::Boolean),
-            required("showOnRegistration", Kind::Boolean),
-            required("showOnOfflineForm", Kind::Boolean),
-            optional("description", Kind::String),
-            optional("maxNumberSimultaneousChat", Kind::Count),
-            optional("fallbackForwardDepartment", Kind::NullableString),
-        ],
-        Additional::Allowed,
-    )?;
+    check_department_fields(&department)?;
     let mut agent_ids = Vec::new();
     for agent in body.get("agents").and_then(Value::as_array).into_iter().flatten() {
         let agent = agent.as_object().cloned().unwrap_or_default();
@@ -89,6 +75,27 @@ pub async fn create_department(State(state): State<AppState>, user: AuthUser, Js
     Ok(success(json!({ "department": wire::department(&department), "agents": agents })))
 }
 
+/// The department object of `livechat/department`. Rocket.Chat's schema lets other fields
+/// through (`additionalProperties: true`).
+fn check_department_fields(department: &Map<String, Value>) -> Result<(), ApiError> {
+    check_object(
+        department,
+        &[
+            required("name", Kind::String),
+            required("email", Kind::String),
+            required("enabled", Kind::Boolean),
+            required("showOnRegistration", Kind::Boolean),
+            required("showOnOfflineForm", Kind::Boolean),
+            optional("description", Kind::String),
+            optional("maxNumberSimultaneousChat", Kind::Count),
+            optional("fallbackForwardDepartment", Kind::NullableString),
+            optional(AUTO_TRANSFER_FIELD, Kind::NullableCount),
+            optional(MAX_QUEUE_WAIT_FIELD, Kind::NullableCount),
+        ],
+        Additional::Allowed,
+    )
+}
+
 fn department_settings(department: &Map<String, Value>) -> Result<DepartmentSettings, ApiError> {
     let mut settings = DepartmentSettings::named(get_str(department, "name").unwrap_or_default());
     settings.email = get_str(department, "email").unwrap_or_default().to_owned();
@@ -104,7 +111,137 @@ fn department_settings(department: &Map<String, Value>) -> Result<DepartmentSett
         Some(id) => Some(DepartmentId::new(id)?),
         None => None,
     };
+    settings.timers.auto_transfer = timer_setting(department, AUTO_TRANSFER_FIELD)?;
+    settings.timers.max_queue_wait = timer_setting(department, MAX_QUEUE_WAIT_FIELD)?;
     Ok(settings)
+}
+
+/// The department field that overrides `--auto-transfer-timeout` (seconds; 0 = off, absent or
+/// `null` = the server's).
+pub const AUTO_TRANSFER_FIELD: &str = "autoTransferTimeoutInSeconds";
+/// The department field that overrides `--max-queue-wait` (seconds; 0 = off, absent or `null` =
+/// the server's).
+pub const MAX_QUEUE_WAIT_FIELD: &str = "maxQueueWaitInSeconds";
+
+fn timer_setting(department: &Map<String, Value>, field: &str) -> Result<TimerSetting, ApiError> {
+    match get_count(department, field) {
+        None => Ok(TimerSetting::Inherit),
+        Some(seconds) if seconds <= MAX_TIMER_SECONDS => Ok(TimerSetting::from_seconds(seconds)),
+        Some(_) => Err(ApiError::invalid_params(format!("must be <= {MAX_TIMER_SECONDS}"))),
+    }
+}
+
+/// The longest department timer accepted (30 days), as for the server's flags.
+const MAX_TIMER_SECONDS: u64 = 30 * 24 * 3600;
+
+/// `PUT livechat/department/:_id {"department":{…}}`: replaces a department's settings (its
+/// agents are set through `livechat/department` and the agent routes). Needs
+/// `manage-livechat-departments`.
+pub async fn update_department(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    user: AuthUser,
+    JsonBody(body): JsonBody,
+) -> Reply {
+    check_object(
+        &body,
+        &[required("department", Kind::Object), optional("agents", Kind::ObjectArray)],
+        Additional::Rejected,
+    )?;
+    let department = body["department"].as_object().cloned().unwrap_or_default();
+    check_department_fields(&department)?;
+    let id = DepartmentId::new(id)?;
+    let settings = department_settings(&department)?;
+    let actor = user.actor();
+    let department = state.run(move |engine| engine.update_department(&actor, &id, &settings)).await?;
+    state.request_dispatch();
+    Ok(success(json!({ "department": wire::department(&department) })))
+}
+
+/// `POST livechat/room.forward {"roomId","userId"?,"departmentId"?,"comment"?,"clientAction"?}`:
+/// hands a conversation to an agent, or to a department's queue; `departmentId` wins when both
+/// are given, as in Rocket.Chat. Needs `view-l-room` and `transfer-livechat-guest`.
+pub async fn forward(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(
+        &body,
+        &[
+            required("roomId", Kind::String),
+            optional("userId", Kind::NullableString),
+            optional("departmentId", Kind::NullableString),
+            optional("comment", Kind::NullableString),
+            optional("clientAction", Kind::NullableBoolean),
+        ],
+        Additional::Rejected,
+    )?;
+    if !state.engine().allows(&user.0, Permission::ViewLRoom) {
+        return Err(ApiError::forbidden());
+    }
+    let rid = RoomId::new(get_str(&body, "roomId").unwrap_or_default())
+        .map_err(|_| forward_error(CoreError::RoomNotFound))?;
+    let non_empty = |name: &str| get_str(&body, name).filter(|v| !v.is_empty());
+    let target = match (non_empty("departmentId"), non_empty("userId")) {
+        (Some(department), _) => TransferTarget::Department(DepartmentId::new(department)?),
+        (None, Some(agent)) => match UserId::new(agent) {
+            Ok(agent) => TransferTarget::Agent(agent),
+            Err(_) => return Err(forward_error(CoreError::NotAnAgent)),
+        },
+        (None, None) => {
+            return Err(ApiError::coded(StatusCode::BAD_REQUEST, "Forwarding failed", "error-forwarding-chat"))
+        }
+    };
+    let comment = get_str(&body, "comment").unwrap_or_default().to_owned();
+    let actor = user.actor();
+    state.run_mapped(move |engine| engine.transfer(&actor, &rid, &target, &comment), forward_error).await?;
+    state.request_dispatch();
+    Ok(success(json!({})))
+}
+
+/// Rocket.Chat's codes for a failed forward: an agent who does not exist or cannot take the
+/// conversation is "offline" to it, an unknown room is an invalid room.
+fn forward_error(error: CoreError) -> ApiError {
+    match error {
+        CoreError::NotAnAgent
+        | CoreError::InvalidUser
+        | CoreError::AgentNotAvailable
+        | CoreError::AgentAtCapacity { .. } => ApiError::coded(
+            StatusCode::BAD_REQUEST,
+            "The selected agent is offline or cannot take the conversation",
+            "error-user-is-offline",
+        ),
+        CoreError::RoomNotFound => ApiError::coded(StatusCode::BAD_REQUEST, "Room not found", "error-invalid-room"),
+        CoreError::RoomClosed => ApiError::coded(
+            StatusCode::BAD_REQUEST,
+            "This conversation is already closed",
+            "This_conversation_is_already_closed",
+        ),
+        other => other.into(),
+    }
+}
+
+/// `POST livechat/message {"token","rid","msg","_id"?,"agent"?}` (no auth): the visitor writes
+/// in its conversation. Lobby keeps only the last message and the timestamps the timers need.
+pub async fn visitor_message(State(state): State<AppState>, JsonBody(body): JsonBody) -> Reply {
+    check_object(
+        &body,
+        &[
+            required("token", Kind::String),
+            required("rid", Kind::String),
+            required("msg", Kind::String),
+            optional("_id", Kind::NullableString),
+            optional("agent", Kind::Object),
+        ],
+        Additional::Rejected,
+    )?;
+    let token = get_str(&body, "token").unwrap_or_default().to_owned();
+    let rid = RoomId::new(get_str(&body, "rid").unwrap_or_default()).map_err(|_| invalid_room())?;
+    let msg = get_str(&body, "msg").unwrap_or_default().to_owned();
+    let visitor_error = |error| match error {
+        CoreError::RoomNotFound => invalid_room(),
+        other => ApiError::from(other),
+    };
+    let message = state.run_mapped(move |engine| engine.visitor_message(&token, &rid, &msg), visitor_error).await?;
+    state.request_dispatch();
+    Ok(success(json!({ "message": wire::message(&message) })))
 }
 
 /// `GET livechat/department?offset&count`: departments by name. Needs `view-l-room`.

@@ -1,11 +1,12 @@
 //! The handlers, grouped as Rocket.Chat groups its REST files, and the one table of routes that
 //! both builds the router and tells tests (the fuzzer, the bad-input sweep) what to exercise.
 
+pub mod chat;
 pub mod inquiries;
 pub mod livechat;
 pub mod users;
 
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use lobby_core::Paging;
 use serde_json::{json, Value};
@@ -48,8 +49,10 @@ macro_rules! api_routes {
     };
     (@name get) => { "GET" };
     (@name post) => { "POST" };
+    (@name put) => { "PUT" };
     (@handler get $handler:path) => { get($handler) as MethodRouter<AppState> };
     (@handler post $handler:path) => { post($handler) as MethodRouter<AppState> };
+    (@handler put $handler:path) => { put($handler) as MethodRouter<AppState> };
 }
 
 api_routes! {
@@ -67,16 +70,37 @@ api_routes! {
     (post "/api/v1/livechat/users/agent" SignedIn => livechat::add_agent),
     (get "/api/v1/livechat/department" SignedIn => livechat::list_departments),
     (post "/api/v1/livechat/department" SignedIn => livechat::create_department),
+    (put "/api/v1/livechat/department/{_id}" SignedIn => livechat::update_department),
     (post "/api/v1/livechat/agent.status" SignedIn => livechat::agent_status),
     (post "/api/v1/livechat/visitor" Public => livechat::register_visitor),
     (get "/api/v1/livechat/room" Public => livechat::room),
     (post "/api/v1/livechat/room.close" Public => livechat::close_by_visitor),
     (post "/api/v1/livechat/room.closeByUser" SignedIn => livechat::close_by_user),
+    (post "/api/v1/livechat/room.forward" SignedIn => livechat::forward),
+    (post "/api/v1/livechat/message" Public => livechat::visitor_message),
+    (post "/api/v1/chat.sendMessage" SignedIn => chat::send_message),
+}
+
+impl Route {
+    /// Whether a request path is this route's: each `{param}` segment of the route matches any
+    /// one non-empty segment.
+    pub fn matches(&self, path: &str) -> bool {
+        let mut wanted = self.path.split('/');
+        let mut given = path.split('/');
+        loop {
+            match (wanted.next(), given.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {}
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
+        }
+    }
 }
 
 /// The methods a path answers to (empty: an unknown path).
 pub fn methods_of(path: &str) -> Vec<&'static str> {
-    ROUTES.iter().filter(|route| route.path == path).map(|route| route.method).collect()
+    ROUTES.iter().filter(|route| route.matches(path)).map(|route| route.method).collect()
 }
 
 /// A success body: the payload's fields with `"success": true` beside them.

@@ -384,7 +384,7 @@ impl Gen {
                 let username = *self.pick(&["alice", "plain", "bob", "nobody"]);
                 self.put(b, "username", false, json!(username));
             }
-            "department" => {
+            "department" | "{_id}" => {
                 let mut department = Map::new();
                 department.insert("name".into(), json!(format!("Dept {}", self.below(50))));
                 department.insert("email".into(), json!("d@example.com"));
@@ -396,6 +396,11 @@ impl Gen {
                 }
                 if self.chance(0.3) {
                     department.insert("fallbackForwardDepartment".into(), json!(self.department_ref()));
+                }
+                for timer in ["autoTransferTimeoutInSeconds", "maxQueueWaitInSeconds"] {
+                    if self.chance(0.3) {
+                        department.insert(timer.into(), self.number());
+                    }
                 }
                 self.put(b, "department", false, Value::Object(department));
                 let agents: Vec<Value> = (0..self.below(4)).map(|_| json!({"agentId": self.user_ref()})).collect();
@@ -428,6 +433,30 @@ impl Gen {
                 self.put(b, "rid", false, json!(rid));
                 let token = *self.pick(&["tok-open", "tok-taken", "tok-closed", "x"]);
                 self.put(b, "token", false, json!(token));
+            }
+            "room.forward" => {
+                let rid = self.rid_ref();
+                self.put(b, "roomId", false, json!(rid));
+                let user = self.user_ref();
+                self.put(b, "userId", true, json!(user));
+                let department = self.department_ref();
+                self.put(b, "departmentId", true, json!(department));
+                let comment = self.string();
+                self.put(b, "comment", true, json!(comment));
+                self.put(b, "clientAction", true, json!(true));
+            }
+            "message" => {
+                let token = *self.pick(&["tok-open", "tok-taken", "tok-closed", "tok-sales", "x"]);
+                self.put(b, "token", false, json!(token));
+                let rid = self.rid_ref();
+                self.put(b, "rid", false, json!(rid));
+                let msg = self.string();
+                self.put(b, "msg", false, json!(msg));
+            }
+            "chat.sendMessage" => {
+                let rid = self.rid_ref();
+                let msg = self.string();
+                self.put(b, "message", false, json!({ "rid": rid, "msg": msg }));
             }
             "room.closeByUser" => {
                 let rid = self.rid_ref();
@@ -776,7 +805,10 @@ impl Gen {
 
     fn request(&mut self, fixture: &Fixture) -> (RawRequest, AuthMode) {
         let route = *self.pick(ROUTES);
-        let (route_method, route_path) = (route.method, route.path);
+        let route_method = route.method;
+        // A path parameter names a fixture department (or something that is not one).
+        let department = self.department_ref();
+        let route_path = &route.path.replace("{_id}", &department);
         let path = if self.chance(0.93) {
             route_path.to_owned()
         } else {
@@ -1377,6 +1409,8 @@ fn kind_accepts(kind: Kind, value: &Value) -> bool {
         Kind::NullableString => value.is_string() || value.is_null(),
         Kind::Boolean => value.is_boolean(),
         Kind::Count => value.as_u64().is_some(),
+        Kind::NullableCount => value.as_u64().is_some() || value.is_null(),
+        Kind::NullableBoolean => value.is_boolean() || value.is_null(),
         Kind::Object => value.is_object(),
         Kind::StringArray => value.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         Kind::ObjectArray => value.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
@@ -1395,6 +1429,8 @@ fn check_object_accepts_exactly_what_the_schema_allows() {
                 required("name", Kind::String),
                 required("enabled", Kind::Boolean),
                 optional("maxNumberSimultaneousChat", Kind::Count),
+                optional("maxQueueWaitInSeconds", Kind::NullableCount),
+                optional("clientAction", Kind::NullableBoolean),
                 optional("roles", Kind::StringArray),
             ],
             Additional::Allowed,
@@ -1415,7 +1451,8 @@ fn check_object_accepts_exactly_what_the_schema_allows() {
                 let value = match field.kind {
                     Kind::String | Kind::NullableString => json!(gen.string()),
                     Kind::Boolean => json!(gen.chance(0.5)),
-                    Kind::Count => gen.number(),
+                    Kind::Count | Kind::NullableCount => gen.number(),
+                    Kind::NullableBoolean => json!(gen.chance(0.5)),
                     Kind::Object => json!({}),
                     Kind::StringArray => json!(["a"]),
                     Kind::ObjectArray => json!([{}]),

@@ -39,11 +39,19 @@ impl TestServer {
         Self::start_on(lobby_server::stores::sled_handle(std::sync::Arc::new(store)), RoutingMethod::ManualSelection)
     }
 
+    /// On a memory store with this configuration.
+    pub fn start_configured(config: ServerConfig) -> Self {
+        let state = AppState::new(StoreHandle::memory(), config);
+        Self { server: RunningServer::start(state, "127.0.0.1:0".parse().unwrap()).expect("server starts") }
+    }
+
     pub fn start_on(store: StoreHandle, method: RoutingMethod) -> Self {
         let config = ServerConfig {
             routing: RoutingConfig { method, ..RoutingConfig::default() },
+            timers: lobby_core::TimerConfig::default(),
             dispatch_interval: Duration::from_millis(200),
             password_cost: PasswordCost::Fast,
+            ..ServerConfig::default()
         };
         let state = AppState::new(store, config);
         let server = RunningServer::start(state, "127.0.0.1:0".parse().unwrap()).expect("server starts");
@@ -83,6 +91,10 @@ impl TestServer {
 
     pub fn post(&self, path: &str, login: Option<&Login>, body: &Value) -> Reply {
         send("POST", &self.url(path), login, Some(("application/json", body.to_string().into_bytes())))
+    }
+
+    pub fn put(&self, path: &str, login: Option<&Login>, body: &Value) -> Reply {
+        send("PUT", &self.url(path), login, Some(("application/json", body.to_string().into_bytes())))
     }
 
     pub fn post_raw(&self, path: &str, login: Option<&Login>, content_type: &str, body: Vec<u8>) -> Reply {

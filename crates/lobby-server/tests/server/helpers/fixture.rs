@@ -31,8 +31,10 @@ pub fn test_config() -> ServerConfig {
         routing: RoutingConfig { method: RoutingMethod::ManualSelection, ..RoutingConfig::default() },
         // The dispatcher (over HTTP only) has nothing to do in the fixture: every inquiry is
         // already released. A long interval keeps it from running between snapshots anyway.
+        timers: lobby_core::TimerConfig::default(),
         dispatch_interval: Duration::from_secs(3600),
         password_cost: PasswordCost::Fast,
+        ..ServerConfig::default()
     }
 }
 

@@ -1,0 +1,176 @@
+//! Conversations over HTTP: visitor and agent messages, forwarding, departments' timer
+//! overrides, and the timer loop firing a deadline on a manual clock (nothing here sleeps to wait
+//! for a timer: the clock is moved, and the test waits only for the server to act).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lobby_core::{ManualClock, RoutingConfig, RoutingMethod, TimerConfig, Timestamp};
+use lobby_server::{PasswordCost, ServerConfig};
+use serde_json::{json, Value};
+
+use crate::helpers::client::{Reply, TestServer};
+use crate::helpers::Login;
+
+fn error_type(reply: &Reply) -> &str {
+    reply.body["errorType"].as_str().unwrap_or("")
+}
+
+fn department(server: &TestServer, admin: &Login, name: &str, extra: Value) -> String {
+    let mut department = json!({"name": name, "email": "d@example.com", "enabled": true,
+        "showOnRegistration": true, "showOnOfflineForm": true});
+    department.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let created = server.post("/api/v1/livechat/department", Some(admin), &json!({ "department": department }));
+    assert_eq!(created.status, 200, "{}", created.raw);
+    created.body["department"]["_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn visitors_and_agents_write_and_the_conversation_keeps_the_last_message() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let (token, rid) = server.visitor_with_room("tok-1", "Marcos", None);
+    let sent = server.post("/api/v1/livechat/message", None, &json!({"token": token, "rid": rid, "msg": "Hello?"}));
+    assert_eq!(sent.status, 200, "{}", sent.raw);
+    assert_eq!(sent.body["message"]["msg"], "Hello?");
+    assert_eq!(sent.body["message"]["rid"], rid.as_str());
+    assert_eq!(sent.body["message"]["token"], token.as_str());
+    assert_eq!(sent.body["success"], true);
+
+    let inquiry = server.wait_for_status(&admin, &rid, "open");
+    assert_eq!(inquiry["lastMessage"]["msg"], "Hello?");
+    assert_eq!(inquiry["waitingResponse"], true);
+    let taken = server.post("/api/v1/livechat/inquiries.take", Some(&admin), &json!({"inquiryId": inquiry["_id"]}));
+    assert_eq!(taken.status, 200, "{}", taken.raw);
+    let reply = server.post("/api/v1/chat.sendMessage", Some(&admin), &json!({"message": {"rid": rid, "msg": "Hi!"}}));
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    assert_eq!(reply.body["message"]["u"]["_id"], admin.user_id.as_str());
+    let after = server.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin));
+    assert_eq!(after.body["inquiry"]["responseBy"]["_id"], admin.user_id.as_str());
+    assert_eq!(after.body["inquiry"]["lastMessage"]["msg"], "Hi!");
+    assert!(after.body["inquiry"].get("waitingResponse").is_none(), "answered: {}", after.raw);
+}
+
+#[test]
+fn messages_get_rocket_chat_errors_for_unknown_wrong_or_closed_rooms() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let alice = server.agent("alice");
+    let (token, rid) = server.visitor_with_room("tok-1", "Marcos", None);
+    server.visitor_with_room("tok-2", "Ana", None);
+    let post = |body: Value| server.post("/api/v1/livechat/message", None, &body);
+    assert_eq!(error_type(&post(json!({"token": "nobody", "rid": rid, "msg": "x"}))), "invalid-token");
+    assert_eq!(error_type(&post(json!({"token": "tok-2", "rid": rid, "msg": "x"}))), "invalid-room");
+    assert_eq!(error_type(&post(json!({"token": token, "rid": "nowhere", "msg": "x"}))), "invalid-room");
+    assert_eq!(error_type(&post(json!({"token": token, "rid": rid}))), "invalid-params");
+    let send = |login: &Login, rid: &str| {
+        server.post("/api/v1/chat.sendMessage", Some(login), &json!({"message": {"rid": rid, "msg": "x"}}))
+    };
+    assert_eq!(error_type(&send(&admin, "nowhere")), "error-invalid-room");
+    assert_eq!(error_type(&send(&alice, &rid)), "error-not-allowed", "nobody serves it yet");
+    let closed = server.post("/api/v1/livechat/room.close", None, &json!({"rid": rid, "token": token}));
+    assert_eq!(closed.status, 200, "{}", closed.raw);
+    let after = post(json!({"token": token, "rid": rid, "msg": "x"}));
+    assert_eq!((after.status, error_type(&after)), (400, "room-closed"), "{}", after.raw);
+}
+
+#[test]
+fn forwarding_follows_rocket_chat_rules_and_errors() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let alice = server.agent("alice");
+    let bob = server.agent("bob");
+    let sales = department(&server, &admin, "Sales", json!({}));
+    let (_, rid) = server.visitor_with_room("tok-1", "Marcos", None);
+    let inquiry = server.wait_for_status(&admin, &rid, "open");
+    let take = json!({"inquiryId": inquiry["_id"]});
+    assert_eq!(server.post("/api/v1/livechat/inquiries.take", Some(&alice), &take).status, 200);
+    let forward = |login: &Login, body: Value| server.post("/api/v1/livechat/room.forward", Some(login), &body);
+
+    let to_bob = forward(&admin, json!({"roomId": rid, "userId": bob.user_id, "comment": "shift change"}));
+    assert_eq!((to_bob.status, &to_bob.body), (200, &json!({"success": true})), "{}", to_bob.raw);
+    let moved = server.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin));
+    assert_eq!(moved.body["inquiry"]["servedBy"]["_id"], bob.user_id.as_str());
+
+    let same = forward(&admin, json!({"roomId": rid, "userId": bob.user_id}));
+    assert_eq!(error_type(&same), "error-selected-agent-room-agent-are-same");
+    let unknown = forward(&admin, json!({"roomId": rid, "userId": "nobody"}));
+    assert_eq!(error_type(&unknown), "error-user-is-offline");
+    server.set_availability(&alice, lobby_core::AgentAvailability::NotAvailable);
+    let offline = forward(&admin, json!({"roomId": rid, "userId": alice.user_id}));
+    assert_eq!(error_type(&offline), "error-user-is-offline");
+    assert_eq!(error_type(&forward(&admin, json!({"roomId": "nowhere", "userId": bob.user_id}))), "error-invalid-room");
+    assert_eq!(error_type(&forward(&admin, json!({"roomId": rid}))), "error-forwarding-chat");
+    assert_eq!(
+        error_type(&forward(&admin, json!({"roomId": rid, "departmentId": "nowhere"}))),
+        "error-invalid-department"
+    );
+    // An agent lacks transfer-livechat-guest (Rocket.Chat's default).
+    assert_eq!(forward(&bob, json!({"roomId": rid, "departmentId": sales})).status, 403);
+
+    // departmentId wins over userId: back to Sales' queue.
+    let to_sales = forward(&admin, json!({"roomId": rid, "departmentId": sales, "userId": alice.user_id}));
+    assert_eq!(to_sales.status, 200, "{}", to_sales.raw);
+    let queued = server.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin));
+    assert_eq!(queued.body["inquiry"]["department"], sales.as_str());
+    assert!(queued.body["inquiry"].get("servedBy").is_none(), "{}", queued.raw);
+    let again = forward(&admin, json!({"roomId": rid, "departmentId": sales}));
+    assert_eq!(error_type(&again), "error-forwarding-chat-same-department");
+    let closed = server.post("/api/v1/livechat/room.closeByUser", Some(&admin), &json!({"rid": rid}));
+    assert_eq!(closed.status, 200, "{}", closed.raw);
+    let after = forward(&admin, json!({"roomId": rid, "userId": bob.user_id}));
+    assert_eq!(error_type(&after), "This_conversation_is_already_closed");
+}
+
+#[test]
+fn departments_carry_their_own_timer_values() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let id = department(&server, &admin, "Support", json!({"maxQueueWaitInSeconds": 120}));
+    let listed = server.get("/api/v1/livechat/department", Some(&admin));
+    let support = &listed.body["departments"][0];
+    assert_eq!(
+        (support["maxQueueWaitInSeconds"].clone(), support.get("autoTransferTimeoutInSeconds")),
+        (json!(120), None)
+    );
+    let update = json!({"department": {"name": "Support", "email": "d@example.com", "enabled": true,
+        "showOnRegistration": true, "showOnOfflineForm": true, "autoTransferTimeoutInSeconds": 0}});
+    let updated = server.put(&format!("/api/v1/livechat/department/{id}"), Some(&admin), &update);
+    assert_eq!(updated.status, 200, "{}", updated.raw);
+    assert_eq!(updated.body["department"]["autoTransferTimeoutInSeconds"], 0, "0 turns it off for this department");
+    assert!(updated.body["department"].get("maxQueueWaitInSeconds").is_none(), "absent: the server's value again");
+    let too_long = json!({"department": {"name": "Support", "email": "d@example.com", "enabled": true,
+        "showOnRegistration": true, "showOnOfflineForm": true, "maxQueueWaitInSeconds": 99_999_999}});
+    let refused = server.put(&format!("/api/v1/livechat/department/{id}"), Some(&admin), &too_long);
+    assert_eq!(error_type(&refused), "invalid-params");
+    let missing = server.put("/api/v1/livechat/department/nowhere", Some(&admin), &update);
+    assert_eq!(error_type(&missing), "error-invalid-department");
+}
+
+#[test]
+fn the_timer_loop_fires_a_deadline_when_the_clock_reaches_it() {
+    let start = Timestamp::from_millis(1_700_000_000_000);
+    let clock = Arc::new(ManualClock::new(start, 0));
+    let server = TestServer::start_configured(ServerConfig {
+        routing: RoutingConfig { method: RoutingMethod::ManualSelection, ..RoutingConfig::default() },
+        timers: TimerConfig { max_queue_wait: Some(Duration::from_secs(600)), ..TimerConfig::default() },
+        dispatch_interval: Duration::from_millis(200),
+        password_cost: PasswordCost::Fast,
+        clock: clock.clone(),
+    });
+    let admin = server.admin();
+    let (token, rid) = server.visitor_with_room("tok-1", "Marcos", None);
+    server.wait_for_status(&admin, &rid, "open");
+    let deadline = server.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin));
+    assert_eq!(deadline.body["inquiry"]["deadlines"][0]["rule"], "queue-overflow");
+    clock.advance(600_000);
+    // The loop sleeps on the real clock; any commit wakes it to look again.
+    let nudge =
+        server.post("/api/v1/livechat/message", None, &json!({"token": token, "rid": rid, "msg": "still there?"}));
+    assert_eq!(nudge.status, 200, "{}", nudge.raw);
+    let closed = server.wait_for_status(&admin, &rid, "closed");
+    assert!(closed.get("deadlines").is_none(), "{closed}");
+    // Closing freed the visitor to open a new conversation.
+    let room = server.get(&format!("/api/v1/livechat/room?token={token}"), None);
+    assert_eq!(room.body["newRoom"], true, "{}", room.raw);
+}
