@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::sqlite::{Sql, SqlOrder};
-use common::{generate, load_store, queued_batch, restore, Dataset, Mix, AGENTS};
+use common::{generate, load_store, queued_batch, reopen, restore, Dataset, Mix, AGENTS};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use lobby_core::{
     Actor, DepartmentFilter, Direction, Engine, EngineConfig, Inquiry, InquiryFilter, InquiryQuery, InquirySort,
@@ -166,11 +166,16 @@ fn queue_benchmarks(c: &mut Criterion, n: usize) {
         let mut group = c.benchmark_group("take");
         group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::new("memory", n), |b| {
-            take_loop(b, &pool, |i, k| engine_take(&memory, &agents[k % AGENTS], i), |p| restore(memory.store(), p))
+            take_loop(
+                b,
+                &pool,
+                |i, k| engine_take(&memory, &agents[k % AGENTS], i),
+                |p| reopen(memory.store(), &data, p),
+            )
         });
         slow(&mut group);
         group.bench_function(BenchmarkId::new("sled_periodic", n), |b| {
-            take_loop(b, &pool, |i, k| engine_take(&sled, &agents[k % AGENTS], i), |p| restore(sled.store(), p))
+            take_loop(b, &pool, |i, k| engine_take(&sled, &agents[k % AGENTS], i), |p| reopen(sled.store(), &data, p))
         });
         sql.set_synchronous_full(false);
         group.bench_function(BenchmarkId::new("sqlite_normal", n), |b| {
@@ -190,7 +195,7 @@ fn queue_benchmarks(c: &mut Criterion, n: usize) {
         group.throughput(Throughput::Elements(1));
         slow(&mut group);
         group.bench_function(BenchmarkId::new("sled_flush", n), |b| {
-            take_loop(b, &pool, |i, k| engine_take(&sled, &agents[k % AGENTS], i), |p| restore(sled.store(), p))
+            take_loop(b, &pool, |i, k| engine_take(&sled, &agents[k % AGENTS], i), |p| reopen(sled.store(), &data, p))
         });
         sql.set_synchronous_full(true);
         group.bench_function(BenchmarkId::new("sqlite_full", n), |b| {

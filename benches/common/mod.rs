@@ -188,6 +188,7 @@ pub enum Mix {
 }
 
 /// Everything a benchmark store holds before measuring.
+#[derive(Clone)]
 pub struct Dataset {
     pub departments: Vec<Department>,
     /// The agents' users, then the manager.
@@ -350,4 +351,23 @@ pub fn restore<S: Store>(store: &S, originals: &[Inquiry]) {
             .collect();
         store.commit(Commit { writes, events: vec![] }).unwrap();
     }
+}
+
+/// Puts taken inquiries back as they were, and their agents with them (untimed).
+pub fn reopen<S: Store>(store: &S, data: &Dataset, inquiries: &[Inquiry]) {
+    restore(store, inquiries);
+    restore_agents(store, &data.agents);
+}
+
+/// Writes the agents back as generated (no chats, no load): takes add each conversation to its
+/// agent's record, and without this the records would grow round after round.
+pub fn restore_agents<S: Store>(store: &S, agents: &[Agent]) {
+    let writes = agents
+        .iter()
+        .map(|a| {
+            let current = store.agent(&a.id).unwrap().expect("agent to restore");
+            Write::update(current.version, Record::Agent(a.clone()))
+        })
+        .collect();
+    store.commit(Commit { writes, events: vec![] }).unwrap();
 }

@@ -190,7 +190,7 @@ fn an_unanswered_chat_moves_to_the_next_agent_and_never_back_to_a_silent_one() {
     let outcomes: Vec<String> = timer_outcomes(&setup.engine, &inquiry).into_iter().map(|(_, o)| o).collect();
     assert_eq!(
         outcomes,
-        [format!("{ana} did not answer: moved to bob"), format!("{bob} did not answer: moved to cid")]
+        ["ana did not answer: moved to bob".to_owned(), "bob did not answer: moved to cid".to_owned()]
     );
 }
 
@@ -209,7 +209,7 @@ fn with_no_other_agent_free_the_chat_goes_back_to_the_queue_keeping_its_age() {
     assert_eq!(current(&setup.engine, &inquiry).status, InquiryStatus::Open);
     assert_eq!(
         timer_outcomes(&setup.engine, &inquiry)[0].1,
-        format!("{ana} did not answer, and no other agent can take it: back in the queue")
+        "ana did not answer, and no other agent can take it: back in the queue"
     );
 }
 
@@ -225,7 +225,7 @@ fn under_manual_selection_an_unanswered_chat_returns_to_the_queue() {
     assert_eq!(fire_at(&setup, 40 * SECOND).fired, 1);
     let back = current(&setup.engine, &inquiry);
     assert_eq!((back.status, back.queued_at), (InquiryStatus::Queued, inquiry.queued_at));
-    assert_eq!(timer_outcomes(&setup.engine, &inquiry)[0].1, format!("{ana} did not answer: back in the queue"));
+    assert_eq!(timer_outcomes(&setup.engine, &inquiry)[0].1, "ana did not answer: back in the queue");
 }
 
 #[test]

@@ -163,5 +163,14 @@ pub fn room(inquiry: &Inquiry) -> Value {
     if let Some(source) = &inquiry.source {
         out["source"] = json!(source);
     }
+    if let Some(last_message) = &inquiry.last_message {
+        out["lastMessage"] = json!(last_message);
+    }
+    if let Some(response_by) = &inquiry.response_by {
+        out["responseBy"] = json!(response_by);
+    }
+    if inquiry.waiting_response {
+        out["waitingResponse"] = json!(true);
+    }
     out
 }

@@ -189,7 +189,7 @@ impl<S: Store> Engine<S> {
             }
         }
         let hops = self.config.timers.auto_transfer_max_hops;
-        let silent_name = silent.as_ref().map_or_else(|| "no one".to_owned(), UserId::to_string);
+        let silent_name = current.served_by.as_ref().map_or("no one", |s| s.username.as_str()).to_owned();
         let (transition, outcome, mut causes) = if self.config.timers.auto_transfer_exhausted(&current) {
             let outcome = format!("{silent_name} did not answer; gave up after {hops} transfers: back in the queue");
             (Transition::ReturnToQueue, outcome, vec![])

@@ -49,6 +49,10 @@ fn visitors_and_agents_write_and_the_conversation_keeps_the_last_message() {
     assert_eq!(after.body["inquiry"]["responseBy"]["_id"], admin.user_id.as_str());
     assert_eq!(after.body["inquiry"]["lastMessage"]["msg"], "Hi!");
     assert!(after.body["inquiry"].get("waitingResponse").is_none(), "answered: {}", after.raw);
+    // The visitor's room carries the same.
+    let room = server.get(&format!("/api/v1/livechat/room?token={token}&rid={rid}"), None);
+    assert_eq!(room.body["room"]["lastMessage"]["msg"], "Hi!", "{}", room.raw);
+    assert_eq!(room.body["room"]["responseBy"]["username"], "admin");
 }
 
 #[test]

@@ -1,0 +1,168 @@
+//! Deadline benchmarks: firing 10,000 due deadlines, and what keeping deadlines indexed adds to
+//! a take, each on the memory and sled stores, side by side in one run. See
+//! `docs/performance.md` for the results.
+//!
+//! `cargo bench --bench deadlines` fires 10,000 deadlines over 100,000 settled conversations;
+//! `cargo test --benches` runs every benchmark once, small.
+
+// Shared with the queue benchmarks; this one uses part of it.
+#[allow(dead_code)]
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{generate, load_store, queued_batch, reopen, restore, Dataset, Mix, AGENTS};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use lobby_core::{Actor, Engine, EngineConfig, Inquiry, InquiryStatus, ManualClock, Store, TimerConfig, Timestamp};
+use lobby_memory::MemoryStore;
+use lobby_sled::{Durability, SledConfig, SledStore};
+
+type M = criterion::measurement::WallTime;
+
+/// Long after every generated timestamp: every deadline is due.
+const LATER: i64 = 4_000_000_000_000;
+/// Open inquiries the take benchmarks cycle through.
+const TAKE_POOL: usize = 20_000;
+
+fn main() {
+    let test_mode = !std::env::args().any(|a| a == "--bench");
+    let (background, due) = if test_mode { (1_000, 200) } else { (100_000, 10_000) };
+    let mut criterion = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    fire_benchmarks(&mut criterion, background, due);
+    take_benchmarks(&mut criterion, background);
+    criterion.final_summary();
+}
+
+/// The settings under which every conversation that waits, or is served, has a deadline.
+fn timers() -> TimerConfig {
+    TimerConfig {
+        auto_transfer: Some(Duration::from_secs(60)),
+        auto_transfer_max_hops: 3,
+        max_queue_wait: Some(Duration::from_secs(600)),
+        ..TimerConfig::default()
+    }
+}
+
+fn engine<S: Store>(store: S, timers: TimerConfig) -> Engine<S> {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(LATER), 0));
+    Engine::with_config(store, EngineConfig { timers, clock, ..EngineConfig::default() })
+}
+
+fn sled_store(dir: &tempfile::TempDir) -> SledStore {
+    SledStore::open(dir.path().join("db"), SledConfig { durability: Durability::Periodic }).unwrap()
+}
+
+/// `inquiries` with the deadlines `timers` gives them, as the engine would have stored them.
+fn with_deadlines(timers: &TimerConfig, data: &Dataset, inquiries: &[Inquiry]) -> Vec<Inquiry> {
+    inquiries
+        .iter()
+        .map(|i| {
+            let department = i.department.as_ref().and_then(|d| data.departments.iter().find(|x| &x.id == d));
+            Inquiry { deadlines: timers.inquiry_deadlines(i, department), ..i.clone() }
+        })
+        .collect()
+}
+
+/// `fire_due` with `due` queued conversations past the queue's max wait, over `background`
+/// settled ones: each firing closes one conversation in its own commit.
+fn fire_benchmarks(c: &mut Criterion, background: usize, due: usize) {
+    let started = Instant::now();
+    let data = generate(background, Mix::Settled);
+    let batch = with_deadlines(&timers(), &data, &queued_batch(due, &data));
+    let memory = engine(MemoryStore::new(), timers());
+    load_store(memory.store(), &data, &batch);
+    let sled_dir = tempfile::Builder::new().prefix("lobby-bench-deadlines-").tempdir().unwrap();
+    let sled = engine(sled_store(&sled_dir), timers());
+    load_store(sled.store(), &data, &batch);
+    eprintln!("fire_due: {background} settled + {due} due loaded in {:.1} s", started.elapsed().as_secs_f64());
+
+    let mut group = c.benchmark_group("fire_due");
+    group.throughput(Throughput::Elements(due as u64));
+    group.sampling_mode(SamplingMode::Flat);
+    group.bench_function(BenchmarkId::new("memory", due), |b| fire_loop(b, &memory, &batch));
+    group.bench_function(BenchmarkId::new("sled_periodic", due), |b| fire_loop(b, &sled, &batch));
+    group.finish();
+}
+
+fn fire_loop<S: Store>(b: &mut criterion::Bencher<'_, M>, engine: &Engine<S>, batch: &[Inquiry]) {
+    b.iter_custom(|iters| {
+        let mut timed = Duration::ZERO;
+        for _ in 0..iters {
+            // Untimed: the batch back in the queue, each with its deadline indexed.
+            restore(engine.store(), batch);
+            let start = Instant::now();
+            let report = engine.fire_due().unwrap();
+            timed += start.elapsed();
+            assert_eq!(report.fired, batch.len(), "{report:?}");
+        }
+        timed
+    });
+}
+
+/// A take with every timer off, against one that removes the conversation's queue deadline and
+/// adds its auto-transfer deadline, on the same data. One pair of stores at a time: a sled
+/// store's background flusher would otherwise add noise to the other measurements.
+fn take_benchmarks(c: &mut Criterion, background: usize) {
+    let data = generate(background, Mix::Queue);
+    let pool: Vec<Inquiry> =
+        data.inquiries.iter().filter(|i| i.status == InquiryStatus::Open).take(TAKE_POOL).cloned().collect();
+    let timed_data = Dataset { inquiries: with_deadlines(&timers(), &data, &data.inquiries), ..data.clone() };
+    let timed_pool = with_deadlines(&timers(), &data, &pool);
+    let off = TakeCase { name: "timers_off", timers: TimerConfig::default(), data: &data, pool: &pool };
+    let on = TakeCase { name: "timers_on", timers: timers(), data: &timed_data, pool: &timed_pool };
+
+    let mut group = c.benchmark_group("take_deadlines");
+    group.throughput(Throughput::Elements(1));
+    for case in [&off, &on] {
+        let engine = engine(MemoryStore::new(), case.timers.clone());
+        load_store(engine.store(), case.data, &[]);
+        group.bench_function(BenchmarkId::new(format!("memory_{}", case.name), background), |b| {
+            take_loop(b, &engine, case.pool, case.data)
+        });
+    }
+    group.sampling_mode(SamplingMode::Flat);
+    for case in [&off, &on] {
+        let dir = tempfile::Builder::new().prefix("lobby-bench-take-").tempdir().unwrap();
+        let engine = engine(sled_store(&dir), case.timers.clone());
+        load_store(engine.store(), case.data, &[]);
+        engine.store().flush().unwrap();
+        group.bench_function(BenchmarkId::new(format!("sled_{}", case.name), background), |b| {
+            take_loop(b, &engine, case.pool, case.data)
+        });
+    }
+    group.finish();
+}
+
+struct TakeCase<'a> {
+    name: &'static str,
+    timers: TimerConfig,
+    data: &'a Dataset,
+    pool: &'a [Inquiry],
+}
+
+/// Takes distinct open inquiries (agent `k % 20` takes the `k`-th), timing only the takes;
+/// between rounds through the pool, puts inquiries and agents back (untimed).
+fn take_loop<S: Store>(b: &mut criterion::Bencher<'_, M>, engine: &Engine<S>, pool: &[Inquiry], data: &Dataset) {
+    let agents: Vec<Actor> = data.agents.iter().map(|a| Actor::User(a.id.clone())).collect();
+    b.iter_custom(|iters| {
+        let mut left = iters as usize;
+        let mut timed = Duration::ZERO;
+        while left > 0 {
+            let round = &pool[..left.min(pool.len())];
+            let start = Instant::now();
+            for (k, inquiry) in round.iter().enumerate() {
+                black_box(engine.take(&agents[k % AGENTS], &inquiry.id, None).unwrap());
+            }
+            timed += start.elapsed();
+            reopen(engine.store(), data, round);
+            left -= round.len();
+        }
+        timed
+    });
+}
