@@ -28,14 +28,14 @@ const TAKE_POOL: usize = 20_000;
 
 fn main() {
     let test_mode = !std::env::args().any(|a| a == "--bench");
-    let (background, due) = if test_mode { (1_000, 200) } else { (100_000, 10_000) };
+    let (background, due, rounds) = if test_mode { (1_000, 200, 2) } else { (100_000, 10_000, 60) };
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     fire_benchmarks(&mut criterion, background, due);
-    take_benchmarks(&mut criterion, background);
+    take_benchmarks(&mut criterion, background, rounds);
     criterion.final_summary();
 }
 
@@ -106,9 +106,10 @@ fn fire_loop<S: Store>(b: &mut criterion::Bencher<'_, M>, engine: &Engine<S>, ba
 }
 
 /// A take with every timer off, against one that removes the conversation's queue deadline and
-/// adds its auto-transfer deadline, on the same data. One pair of stores at a time: a sled
-/// store's background flusher would otherwise add noise to the other measurements.
-fn take_benchmarks(c: &mut Criterion, background: usize) {
+/// adds its auto-transfer deadline, on the same data: criterion's figures for each, then the
+/// two interleaved (see [`interleaved`]). One store kind at a time: a sled store's background
+/// flusher would otherwise add noise to the memory measurements.
+fn take_benchmarks(c: &mut Criterion, background: usize, rounds: usize) {
     let data = generate(background, Mix::Queue);
     let pool: Vec<Inquiry> =
         data.inquiries.iter().filter(|i| i.status == InquiryStatus::Open).take(TAKE_POOL).cloned().collect();
@@ -116,27 +117,91 @@ fn take_benchmarks(c: &mut Criterion, background: usize) {
     let timed_pool = with_deadlines(&timers(), &data, &pool);
     let off = TakeCase { name: "timers_off", timers: TimerConfig::default(), data: &data, pool: &pool };
     let on = TakeCase { name: "timers_on", timers: timers(), data: &timed_data, pool: &timed_pool };
+    let cases = [&off, &on];
 
-    let mut group = c.benchmark_group("take_deadlines");
-    group.throughput(Throughput::Elements(1));
-    for case in [&off, &on] {
+    let memory = cases.map(|case| {
         let engine = engine(MemoryStore::new(), case.timers.clone());
         load_store(engine.store(), case.data, &[]);
-        group.bench_function(BenchmarkId::new(format!("memory_{}", case.name), background), |b| {
-            take_loop(b, &engine, case.pool, case.data)
-        });
-    }
-    group.sampling_mode(SamplingMode::Flat);
-    for case in [&off, &on] {
-        let dir = tempfile::Builder::new().prefix("lobby-bench-take-").tempdir().unwrap();
-        let engine = engine(sled_store(&dir), case.timers.clone());
-        load_store(engine.store(), case.data, &[]);
+        engine
+    });
+    compare(c, "memory", &memory, cases, background, rounds);
+    drop(memory);
+
+    let dirs = cases.map(|_| tempfile::Builder::new().prefix("lobby-bench-take-").tempdir().unwrap());
+    let sled = [0, 1].map(|i| {
+        let engine = engine(sled_store(&dirs[i]), cases[i].timers.clone());
+        load_store(engine.store(), cases[i].data, &[]);
         engine.store().flush().unwrap();
-        group.bench_function(BenchmarkId::new(format!("sled_{}", case.name), background), |b| {
-            take_loop(b, &engine, case.pool, case.data)
+        engine
+    });
+    compare(c, "sled", &sled, cases, background, rounds);
+}
+
+fn compare<S: Store>(
+    c: &mut Criterion,
+    label: &str,
+    engines: &[Engine<S>; 2],
+    cases: [&TakeCase; 2],
+    background: usize,
+    rounds: usize,
+) {
+    let mut group = c.benchmark_group("take_deadlines");
+    group.throughput(Throughput::Elements(1));
+    if label == "sled" {
+        group.sampling_mode(SamplingMode::Flat);
+    }
+    for (engine, case) in engines.iter().zip(cases) {
+        group.bench_function(BenchmarkId::new(format!("{label}_{}", case.name), background), |b| {
+            take_loop(b, engine, case.pool, case.data)
         });
     }
     group.finish();
+    interleaved(label, engines, cases, rounds);
+}
+
+/// Takes per interleaved batch.
+const BATCH: usize = 1_000;
+
+/// The same takes on both engines, batch by batch and alternating which goes first, so that
+/// whatever else the machine does hits both alike; prints the median time per take of each
+/// and the median (and quartiles) of the per-round ratios, the figure to compare with the 10 %
+/// target. Criterion's separate groups, minutes apart, drift by more than that on a shared
+/// 2-core machine.
+fn interleaved<S: Store>(label: &str, engines: &[Engine<S>; 2], cases: [&TakeCase; 2], rounds: usize) {
+    let batch = BATCH.min(cases[0].pool.len() / 2);
+    let agents: Vec<Actor> = cases[0].data.agents.iter().map(|a| Actor::User(a.id.clone())).collect();
+    let mut per_take: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let from = (round * batch) % (cases[0].pool.len() - batch + 1);
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut nanos = [0.0; 2];
+        for i in order {
+            let inquiries = &cases[i].pool[from..from + batch];
+            let start = Instant::now();
+            for (k, inquiry) in inquiries.iter().enumerate() {
+                black_box(engines[i].take(&agents[k % AGENTS], &inquiry.id, None).unwrap());
+            }
+            nanos[i] = start.elapsed().as_nanos() as f64 / batch as f64;
+            reopen(engines[i].store(), cases[i].data, inquiries);
+        }
+        per_take[0].push(nanos[0]);
+        per_take[1].push(nanos[1]);
+        ratios.push(nanos[1] / nanos[0]);
+    }
+    let [off, on] = per_take.map(|mut v| quartiles(&mut v)[1] / 1_000.0);
+    let [low, median, high] = quartiles(&mut ratios);
+    eprintln!(
+        "take_deadlines interleaved, {label}: timers off {off:.1} µs, on {on:.1} µs per take; \
+         on/off ratio median {median:.3} (quartiles {low:.3}–{high:.3}) over {rounds} rounds of {batch} takes each"
+    );
+}
+
+/// The first quartile, the median and the third quartile.
+fn quartiles(values: &mut [f64]) -> [f64; 3] {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    [at(0.25), at(0.5), at(0.75)]
 }
 
 struct TakeCase<'a> {
