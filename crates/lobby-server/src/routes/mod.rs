@@ -65,6 +65,8 @@ api_routes! {
     (get "/api/v1/livechat/inquiries.getOne" SignedIn => inquiries::get_one),
     (get "/api/v1/livechat/inquiries.queuedForUser" SignedIn => inquiries::queued_for_user),
     (post "/api/v1/livechat/inquiries.returnAsInquiry" SignedIn => inquiries::return_as_inquiry),
+    (post "/api/v1/livechat/inquiries.acceptOffer" SignedIn => inquiries::accept_offer),
+    (post "/api/v1/livechat/inquiries.rejectOffer" SignedIn => inquiries::reject_offer),
     (get "/api/v1/livechat/inquiries.position" SignedIn => inquiries::position),
     (get "/api/v1/livechat/users/agent" SignedIn => livechat::list_agents),
     (post "/api/v1/livechat/users/agent" SignedIn => livechat::add_agent),
@@ -77,6 +79,8 @@ api_routes! {
     (post "/api/v1/livechat/room.close" Public => livechat::close_by_visitor),
     (post "/api/v1/livechat/room.closeByUser" SignedIn => livechat::close_by_user),
     (post "/api/v1/livechat/room.forward" SignedIn => livechat::forward),
+    (post "/api/v1/livechat/room.onHold" SignedIn => livechat::on_hold),
+    (post "/api/v1/livechat/room.resumeOnHold" SignedIn => livechat::resume_on_hold),
     (post "/api/v1/livechat/message" Public => livechat::visitor_message),
     (post "/api/v1/chat.sendMessage" SignedIn => chat::send_message),
 }
