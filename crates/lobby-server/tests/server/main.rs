@@ -8,4 +8,5 @@ mod conversations;
 mod demo;
 mod fuzz;
 mod helpers;
+mod permissions;
 mod security;
