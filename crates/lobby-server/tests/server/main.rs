@@ -8,5 +8,7 @@ mod conversations;
 mod demo;
 mod fuzz;
 mod helpers;
+mod history;
 mod permissions;
 mod security;
+mod storm;
