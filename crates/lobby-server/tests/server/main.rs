@@ -6,6 +6,7 @@ mod api;
 mod bad_input;
 mod conversations;
 mod demo;
+mod disk_full;
 mod fuzz;
 mod helpers;
 mod history;
