@@ -124,8 +124,9 @@ pub(crate) fn connector(tls: &TlsUrl) -> Result<(MakeTlsConnector, SslMode), Pos
     if let (Some(path), true) = (&tls.root_cert, matches!(tls.mode, TlsMode::VerifyCa | TlsMode::VerifyFull)) {
         let pem = std::fs::read(path)
             .map_err(|e| PostgresError::InvalidTls(format!("cannot read sslrootcert {}: {e}", path.display())))?;
-        let certificate = Certificate::from_pem(&pem)
-            .map_err(|e| PostgresError::InvalidTls(format!("sslrootcert {} is not a PEM certificate: {e}", path.display())))?;
+        let certificate = Certificate::from_pem(&pem).map_err(|e| {
+            PostgresError::InvalidTls(format!("sslrootcert {} is not a PEM certificate: {e}", path.display()))
+        })?;
         // Only the given root: libpq's verify modes trust sslrootcert, not the system store.
         builder.disable_built_in_roots(true);
         builder.add_root_certificate(certificate);
@@ -202,8 +203,9 @@ mod tests {
 
     #[test]
     fn urls_lose_their_tls_parameters() {
-        let tls = split_url("postgres://u:p@h:5432/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x")
-            .unwrap();
+        let tls =
+            split_url("postgres://u:p@h:5432/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x")
+                .unwrap();
         assert_eq!(tls.rest, "postgres://u:p@h:5432/db?application_name=x");
         assert_eq!(tls.mode, TlsMode::VerifyFull);
         assert_eq!(tls.root_cert, Some(PathBuf::from("/tmp/ca.pem")));
@@ -226,6 +228,8 @@ mod tests {
         assert!(matches!(split_url("postgres://h/db?sslmode=allow"), Err(PostgresError::InvalidTls(_))));
         assert!(matches!(split_url("postgres://h/db?sslmode=verify-full"), Err(PostgresError::InvalidTls(_))));
         let missing = split_url("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").unwrap();
-        assert!(matches!(connector(&missing), Err(PostgresError::InvalidTls(message)) if message.contains("nonexistent")));
+        assert!(
+            matches!(connector(&missing), Err(PostgresError::InvalidTls(message)) if message.contains("nonexistent"))
+        );
     }
 }

@@ -159,10 +159,8 @@ struct Setup {
 fn setup(url: &str, conversations: usize) -> Setup {
     let store = Arc::new(PostgresStore::temporary(url).expect("temporary schema"));
     let engine = Engine::new(Arc::clone(&store));
-    let agent = engine
-        .create_user(&Actor::System, NewUser::new("ann", "Ann", [Role::livechat_agent()]))
-        .expect("agent")
-        .id;
+    let agent =
+        engine.create_user(&Actor::System, NewUser::new("ann", "Ann", [Role::livechat_agent()])).expect("agent").id;
     let mut inquiries = Vec::new();
     for i in 0..conversations {
         let token = format!("visitor-{i}");

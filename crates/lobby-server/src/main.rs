@@ -182,7 +182,8 @@ fn main() -> ExitCode {
 /// at `debug` it logs every statement's parameters, which hold token and password hashes.
 fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
     let spec = rust_log.filter(|s| !s.trim().is_empty()).unwrap_or("info");
-    let filter = tracing_subscriber::EnvFilter::try_new(spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     if spec.contains("tokio_postgres") {
         return filter;
     }

@@ -158,9 +158,10 @@ pub enum LoginBlocked {
 impl From<LoginBlocked> for ApiError {
     fn from(blocked: LoginBlocked) -> Self {
         match blocked {
-            LoginBlocked::User => {
-                ApiError::too_many_requests("Login has been temporarily blocked For User", "error-login-blocked-for-user")
-            }
+            LoginBlocked::User => ApiError::too_many_requests(
+                "Login has been temporarily blocked For User",
+                "error-login-blocked-for-user",
+            ),
             LoginBlocked::Address => {
                 ApiError::too_many_requests("Login has been temporarily blocked For IP", "error-login-blocked-for-ip")
             }
@@ -229,7 +230,13 @@ fn duration_millis(duration: Duration) -> u64 {
 
 impl<K: std::hash::Hash + Eq + Clone> Tracked<K> {
     /// Refuses when blocked; otherwise reserves one attempt.
-    fn reserve(&mut self, key: &K, limit: &FailureLimit, now: Timestamp, blocked: LoginBlocked) -> Result<(), LoginBlocked> {
+    fn reserve(
+        &mut self,
+        key: &K,
+        limit: &FailureLimit,
+        now: Timestamp,
+        blocked: LoginBlocked,
+    ) -> Result<(), LoginBlocked> {
         if self.entries.len() >= self.purge_at {
             self.entries.retain(|_, failures| {
                 failures.refresh(limit, now);

@@ -154,7 +154,10 @@ impl Cluster {
             }
             self.port = free_port();
         }
-        panic!("PostgreSQL did not start: {}", std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default());
+        panic!(
+            "PostgreSQL did not start: {}",
+            std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        );
     }
 
     /// A CA, a server certificate for `localhost` (DNS name only, so verify-full to 127.0.0.1
@@ -167,15 +170,50 @@ impl Cluster {
         };
         for ca in ["ca", "other-ca"] {
             openssl(&[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN=lobby test {ca}"),
-                "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.crt"),
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=lobby test {ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.crt"),
             ]);
         }
-        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
         std::fs::write(data.join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
         openssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "ext.cnf", "-out", "server.crt",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
         ]);
         for file in ["ca.crt", "other-ca.crt"] {
             std::fs::copy(data.join(file), self.dir.join(file)).unwrap();

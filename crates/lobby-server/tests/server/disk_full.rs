@@ -88,7 +88,10 @@ fn a_full_disk_gives_503s_loses_nothing_and_service_resumes_after_reopening() {
             "POST",
             &server.url("/api/v1/livechat/visitor"),
             None,
-            Some(("application/json", json!({"visitor": {"token": token, "name": "x".repeat(200)}}).to_string().into_bytes())),
+            Some((
+                "application/json",
+                json!({"visitor": {"token": token, "name": "x".repeat(200)}}).to_string().into_bytes(),
+            )),
         );
         if visitor.status != 200 {
             failure = Some(visitor);

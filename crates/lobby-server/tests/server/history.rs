@@ -148,7 +148,9 @@ impl Model for Conversation {
                 Some(*self)
             }
             // Forwarding to the department it is already in.
-            Answer::Refused(code) if code == "error-forwarding-chat-same-department" && *self == Conversation::Waiting => {
+            Answer::Refused(code)
+                if code == "error-forwarding-chat-same-department" && *self == Conversation::Waiting =>
+            {
                 Some(*self)
             }
             Answer::Refused(_) => self.apply(op).is_none().then_some(*self),

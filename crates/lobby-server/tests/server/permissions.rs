@@ -163,7 +163,13 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    fn row(method: &'static str, path: &'static str, scope: Scope, rule: Rule, request: fn(&World) -> RawRequest) -> Row {
+    fn row(
+        method: &'static str,
+        path: &'static str,
+        scope: Scope,
+        rule: Rule,
+        request: fn(&World) -> RawRequest,
+    ) -> Row {
         Row { method, path, scope, rule, request }
     }
     use Scope::{Any, Others, Own};
@@ -189,7 +195,10 @@ fn rows() -> Vec<Row> {
             w.post("/api/v1/livechat/inquiries.take", json!({"inquiryId": w.waiting.inquiry}))
         }),
         row("POST", "/api/v1/livechat/inquiries.take", Others, Rule::Needs(&[ViewLRoom]), |w| {
-            w.post("/api/v1/livechat/inquiries.take", json!({"inquiryId": w.waiting.inquiry, "userId": w.other.user_id}))
+            w.post(
+                "/api/v1/livechat/inquiries.take",
+                json!({"inquiryId": w.waiting.inquiry, "userId": w.other.user_id}),
+            )
         }),
         row("GET", "/api/v1/livechat/inquiries.getOne", Own, Rule::Served(&[ViewLRoom]), |w| {
             w.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={}", w.mine().rid))
@@ -307,13 +316,16 @@ impl World {
                 (Some(login), Some("caller".to_owned()))
             }
         };
-        let (sales, _) =
-            engine.create_department(&Actor::System, &DepartmentSettings::named("Sales"), &[]).unwrap();
+        let (sales, _) = engine.create_department(&Actor::System, &DepartmentSettings::named("Sales"), &[]).unwrap();
         let open = |token: &str| {
             let details = VisitorDetails { token: token.into(), name: Some(token.into()), ..Default::default() };
             engine.register_visitor(&details).unwrap();
             let opened = engine.open_room(token, None).unwrap();
-            Conversation { token: token.into(), inquiry: opened.inquiry.id.to_string(), rid: opened.inquiry.rid.to_string() }
+            Conversation {
+                token: token.into(),
+                inquiry: opened.inquiry.id.to_string(),
+                rid: opened.inquiry.rid.to_string(),
+            }
         };
         let waiting = open("tok-waiting");
         let theirs = open("tok-theirs");
@@ -328,16 +340,7 @@ impl World {
         if let (Some(login), Some(conversation)) = (&caller_login, &mine) {
             take(login, conversation);
         }
-        Self {
-            state,
-            caller: caller_login,
-            caller_name,
-            other,
-            sales_id: sales.id.to_string(),
-            waiting,
-            mine,
-            theirs,
-        }
+        Self { state, caller: caller_login, caller_name, other, sales_id: sales.id.to_string(), waiting, mine, theirs }
     }
 
     fn mine(&self) -> &Conversation {

@@ -310,8 +310,12 @@ fn agent_loop(shared: &Shared, me: usize, logins: &[(String, String)], mine: &[M
             let item = &items[rng.gen_range(0..items.len())];
             let (Some(id), Some(rid)) = (item["_id"].as_str(), item["rid"].as_str()) else { continue };
             let invoked = shared.micros();
-            let (_, answer) =
-                shared.send("POST", &format!("{base}/api/v1/livechat/inquiries.take"), login, Some(&json!({"inquiryId": id})));
+            let (_, answer) = shared.send(
+                "POST",
+                &format!("{base}/api/v1/livechat/inquiries.take"),
+                login,
+                Some(&json!({"inquiryId": id})),
+            );
             if answer == Some(Answer::Ok) {
                 mine[me].lock().unwrap().push(rid.to_owned());
             }
@@ -357,7 +361,8 @@ fn visitor_loop(shared: &Shared, stop: &AtomicBool) {
         n += 1;
         let token = format!("storm-visitor-{n}");
         let base = shared.base(rng.gen_range(0..SERVERS));
-        let visitor = call("POST", &format!("{base}/api/v1/livechat/visitor"), None, Some(&json!({"visitor": {"token": token}})));
+        let visitor =
+            call("POST", &format!("{base}/api/v1/livechat/visitor"), None, Some(&json!({"visitor": {"token": token}})));
         let rid = match visitor {
             Reply::Answered { status: 200, .. } => {
                 match call("GET", &format!("{base}/api/v1/livechat/room?token={token}"), None, None) {
@@ -410,13 +415,15 @@ fn cluster_fault_storm_keeps_every_promise() {
         logins.push(login(&servers.base(i % SERVERS), &format!("agent{i}"), &agent_password(i)));
     }
 
-    let shared = Arc::new(Shared { start: Instant::now(), log: Mutex::new(Log::default()), ports: servers.ports.clone() });
+    let shared =
+        Arc::new(Shared { start: Instant::now(), log: Mutex::new(Log::default()), ports: servers.ports.clone() });
     let mine: Arc<Vec<Mutex<Vec<String>>>> = Arc::new((0..AGENTS).map(|_| Mutex::new(Vec::new())).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let logins = Arc::new(logins);
     let mut threads = Vec::new();
     for me in 0..AGENTS {
-        let (shared, mine, stop, logins) = (Arc::clone(&shared), Arc::clone(&mine), Arc::clone(&stop), Arc::clone(&logins));
+        let (shared, mine, stop, logins) =
+            (Arc::clone(&shared), Arc::clone(&mine), Arc::clone(&stop), Arc::clone(&logins));
         threads.push(std::thread::spawn(move || agent_loop(&shared, me, &logins, &mine, &stop)));
     }
     {
@@ -454,7 +461,10 @@ fn cluster_fault_storm_keeps_every_promise() {
         std::thread::sleep(Duration::from_millis(50));
     }
     terminated += mid;
-    faults.push(format!("{:>5.1} s  pg_terminate_backend on busy sessions for 3 s: {mid} ended", shared.start.elapsed().as_secs_f64()));
+    faults.push(format!(
+        "{:>5.1} s  pg_terminate_backend on busy sessions for 3 s: {mid} ended",
+        shared.start.elapsed().as_secs_f64()
+    ));
     sleep_until(shared.start + STORM);
     stop.store(true, Ordering::Relaxed);
     for thread in threads {
@@ -478,11 +488,16 @@ fn cluster_fault_storm_keeps_every_promise() {
     let known_rids: BTreeSet<String> = opened.iter().filter_map(|(_, rid)| rid.clone()).collect();
     for (n, rid) in known_rids.iter().enumerate() {
         let base = shared.base(n % SERVERS);
-        let get = must(call("GET", &format!("{base}/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin), None));
+        let get =
+            must(call("GET", &format!("{base}/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin), None));
         if get["inquiry"]["status"] != "closed" {
             let invoked = shared.micros();
-            let (_, answer) =
-                shared.send("POST", &format!("{base}/api/v1/livechat/room.closeByUser"), &admin, Some(&json!({"rid": rid})));
+            let (_, answer) = shared.send(
+                "POST",
+                &format!("{base}/api/v1/livechat/room.closeByUser"),
+                &admin,
+                Some(&json!({"rid": rid})),
+            );
             assert_eq!(answer, Some(Answer::Ok), "draining {rid}");
             shared.record(rid, ConversationOp::Close, invoked, answer);
         }
@@ -546,13 +561,15 @@ fn cluster_fault_storm_keeps_every_promise() {
         let name = match transition {
             TransitionKind::Take | TransitionKind::Assign => {
                 if current.is_some() {
-                    violations.push(format!("seq {}: {rid} taken by {agent:?} while {current:?} served it", event.seq.0));
+                    violations
+                        .push(format!("seq {}: {rid} taken by {agent:?} while {current:?} served it", event.seq.0));
                 }
                 "take"
             }
             TransitionKind::TransferToAgent => {
                 if *current != previous {
-                    violations.push(format!("seq {}: {rid} moved from {previous:?} but {current:?} served it", event.seq.0));
+                    violations
+                        .push(format!("seq {}: {rid} moved from {previous:?} but {current:?} served it", event.seq.0));
                 }
                 "forward-agent"
             }
@@ -602,7 +619,8 @@ fn cluster_fault_storm_keeps_every_promise() {
             .map(|(_, count)| *count)
             .sum::<usize>();
         if logged < *ok || logged > ok + unknown {
-            violations.push(format!("{rid} {name} {agent:?}: {ok} acknowledged, {unknown} unknown, {logged} in the log"));
+            violations
+                .push(format!("{rid} {name} {agent:?}: {ok} acknowledged, {unknown} unknown, {logged} in the log"));
         }
     }
 
@@ -634,7 +652,8 @@ fn cluster_fault_storm_keeps_every_promise() {
     if !report.problems.is_empty() {
         violations.push(format!("integrity: {:?}", report.problems));
     }
-    let agents = must(call("GET", &format!("{}/api/v1/livechat/users/agent?count=100", servers.base(2)), Some(&admin), None));
+    let agents =
+        must(call("GET", &format!("{}/api/v1/livechat/users/agent?count=100", servers.base(2)), Some(&admin), None));
     for agent in agents["users"].as_array().unwrap() {
         if agent["activeChats"] != 0 {
             violations.push(format!("after the drain {} still has {} chats", agent["username"], agent["activeChats"]));
@@ -722,7 +741,12 @@ fn cluster_fault_storm_keeps_every_promise() {
         opened.len(),
         closed
     );
-    eprintln!("events {last}, feed saw {} in order; {} histories checked; logs {log_bytes} bytes searched for {} secrets", seen.len(), by_rid.len(), secrets.len());
+    eprintln!(
+        "events {last}, feed saw {} in order; {} histories checked; logs {log_bytes} bytes searched for {} secrets",
+        seen.len(),
+        by_rid.len(),
+        secrets.len()
+    );
     assert!(violations.is_empty(), "{} violations:\n{}", violations.len(), violations.join("\n"));
     assert!(ok > 50, "the storm did too little: {ok} acknowledged operations");
     drop(store);
