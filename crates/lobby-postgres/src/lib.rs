@@ -14,6 +14,12 @@
 //!   events are numbered from a counter row taken last and held until `COMMIT`, and a
 //!   `NOTIFY` tells every server's feed to look. Lost races come back as
 //!   [`StoreError::Conflict`], and the engine retries.
+//! * **Lost answers.** Each commit records a random id in its transaction; when the connection
+//!   fails at `COMMIT`, the store ends the old session and looks the id up, so the commit is
+//!   reported done or not done, not guessed. Connection failures are
+//!   [`StoreError::Unavailable`].
+//! * **TLS** by the URL's `sslmode` (`require`, `verify-ca`, `verify-full` with `sslrootcert`):
+//!   see [`TlsMode`].
 //! * **Listings** are SQL in exactly [`InquiryQuery::reference_page`]'s order (byte-wise text,
 //!   no department first), served by per-order indexes; totals without a reservation filter
 //!   come from counters kept by every commit, so they cost no `COUNT`.
