@@ -24,6 +24,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod input;
 pub mod routes;
+pub mod security;
 pub mod stores;
 pub mod timers;
 pub mod wire;
@@ -37,13 +38,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
-use lobby_core::{Clock, CoreError, Engine, EngineConfig, RoutingConfig, Store, SystemClock, TimerConfig};
+use lobby_core::{Clock, CoreError, Engine, EngineConfig, RoutingConfig, Store, SystemClock, TimerConfig, Timestamp};
 use tokio::sync::{watch, Notify};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 pub use crate::auth::{PasswordCost, Passwords};
 pub use crate::error::ApiError;
+use crate::security::{LoginGuard, SecurityConfig};
 use crate::stores::StoreHandle;
 
 /// Largest request body accepted (413 beyond).
@@ -67,6 +69,8 @@ pub struct ServerConfig {
     pub password_cost: PasswordCost,
     /// Where "now" comes from: the system clock, or a `ManualClock` in tests.
     pub clock: Arc<dyn Clock>,
+    /// Login limits, token lifetime, CORS.
+    pub security: SecurityConfig,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -76,6 +80,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("timers", &self.timers)
             .field("dispatch_interval", &self.dispatch_interval)
             .field("password_cost", &self.password_cost)
+            .field("security", &self.security)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +93,7 @@ impl Default for ServerConfig {
             dispatch_interval: Duration::from_secs(1),
             password_cost: PasswordCost::Standard,
             clock: Arc::new(SystemClock),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -104,6 +110,9 @@ struct Inner {
     passwords: Passwords,
     dispatch: Arc<Notify>,
     dispatch_interval: Duration,
+    clock: Arc<dyn Clock>,
+    security: SecurityConfig,
+    login_guard: Arc<LoginGuard>,
 }
 
 impl AppState {
@@ -111,7 +120,7 @@ impl AppState {
         let engine_config = EngineConfig {
             routing: config.routing,
             timers: config.timers,
-            clock: config.clock,
+            clock: Arc::clone(&config.clock),
             ..EngineConfig::default()
         };
         let engine = Arc::new(Engine::with_config(store.store(), engine_config));
@@ -122,6 +131,9 @@ impl AppState {
                 passwords: Passwords::new(config.password_cost),
                 dispatch: Arc::new(Notify::new()),
                 dispatch_interval: config.dispatch_interval,
+                clock: config.clock,
+                login_guard: Arc::new(LoginGuard::new(config.security.login_limits)),
+                security: config.security,
             }),
         }
     }
@@ -132,6 +144,21 @@ impl AppState {
 
     pub fn passwords(&self) -> &Passwords {
         &self.inner.passwords
+    }
+
+    /// The server's "now" (its injected clock).
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Login limits, token lifetime and CORS, as configured.
+    pub fn security(&self) -> &SecurityConfig {
+        &self.inner.security
+    }
+
+    /// The failed-login counts.
+    pub fn login_guard(&self) -> &Arc<LoginGuard> {
+        &self.inner.login_guard
     }
 
     /// Runs a synchronous engine call on the blocking pool.
@@ -185,8 +212,10 @@ impl AppState {
 
 /// The REST API. Unknown routes get a 404 envelope, wrong methods a 405 envelope, bodies over
 /// [`BODY_LIMIT`] a 413 envelope; each request is logged once (method, path, status, latency).
+/// With CORS origins configured, preflights are answered and allowed origins get CORS headers.
 pub fn app(state: AppState) -> Router {
-    routes::router()
+    let cors = security::cors_layer(&state.security().cors_origins);
+    let router = routes::router()
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -202,7 +231,11 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_failure(()),
         )
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Serves the API on `listener` with the background dispatcher until `shutdown` completes; then
@@ -224,7 +257,8 @@ pub async fn serve(
         Arc::clone(&state.inner.dispatch),
         stop_dispatcher.subscribe(),
     ));
-    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     let _ = stop_dispatcher.send(true);
     let _ = dispatcher.await;
     let _ = timers.await;
