@@ -1,6 +1,6 @@
-//! Deadline benchmarks: firing 10,000 due deadlines, and what keeping deadlines indexed adds to
-//! a take, each on the memory and sled stores, side by side in one run. See
-//! `docs/performance.md` for the results.
+//! Deadline benchmarks: firing 10,000 due deadlines, what keeping deadlines indexed adds to a
+//! take, each on the memory and sled stores, and dispatch in offer mode against direct
+//! assignment, side by side in one run. See `docs/performance.md` for the results.
 //!
 //! `cargo bench --bench deadlines` fires 10,000 deadlines over 100,000 settled conversations;
 //! `cargo test --benches` runs every benchmark once, small.
@@ -13,9 +13,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{generate, load_store, queued_batch, reopen, restore, Dataset, Mix, AGENTS};
+use common::{generate, load_store, queued_batch, reopen, restore, restore_agents, Dataset, Mix, AGENTS};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use lobby_core::{Actor, Engine, EngineConfig, Inquiry, InquiryStatus, ManualClock, Store, TimerConfig, Timestamp};
+use lobby_core::{
+    Actor, Engine, EngineConfig, Inquiry, InquiryStatus, ManualClock, RoutingConfig, RoutingMethod, Store, StoreExt,
+    TimerConfig, Timestamp,
+};
 use lobby_memory::MemoryStore;
 use lobby_sled::{Durability, SledConfig, SledStore};
 
@@ -36,6 +39,7 @@ fn main() {
         .configure_from_args();
     fire_benchmarks(&mut criterion, background, due);
     take_benchmarks(&mut criterion, background, rounds);
+    offer_benchmarks(&mut criterion, background);
     criterion.final_summary();
 }
 
@@ -230,4 +234,50 @@ fn take_loop<S: Store>(b: &mut criterion::Bencher<'_, M>, engine: &Engine<S>, po
         }
         timed
     });
+}
+
+/// Queued conversations one dispatch routes in the offer benchmark.
+const OFFER_BATCH: usize = 100;
+
+/// Auto selection routing 100 queued conversations to 20 agents, once assigning them (direct, as
+/// Rocket.Chat does) and once offering them (offer mode: the offer and its deadline written
+/// instead), on the memory store over the same settled background.
+fn offer_benchmarks(c: &mut Criterion, background: usize) {
+    let data = generate(background, Mix::Settled);
+    let batch = queued_batch(OFFER_BATCH, &data);
+    let mode = |offer_timeout| {
+        let timers = TimerConfig { offer_timeout, ..TimerConfig::default() };
+        let routing = RoutingConfig { method: RoutingMethod::AutoSelection, ..RoutingConfig::default() };
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(LATER), 0));
+        let engine =
+            Engine::with_config(MemoryStore::new(), EngineConfig { routing, timers, clock, ..EngineConfig::default() });
+        load_store(engine.store(), &data, &batch);
+        engine
+    };
+    let direct = mode(None);
+    let offers = mode(Some(Duration::from_secs(30)));
+    let mut group = c.benchmark_group("dispatch_offers");
+    group.throughput(Throughput::Elements(OFFER_BATCH as u64));
+    for (label, engine, status) in
+        [("direct", &direct, InquiryStatus::Taken), ("offer_mode", &offers, InquiryStatus::Offered)]
+    {
+        group.bench_function(BenchmarkId::new(label, background), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    // Untimed: the batch back in the queue, the agents back without it.
+                    restore(engine.store(), &batch);
+                    restore_agents(engine.store(), &data.agents);
+                    let start = Instant::now();
+                    let report = engine.dispatch(&Actor::System).unwrap();
+                    timed += start.elapsed();
+                    assert_eq!(report.assigned, batch.len(), "{report:?}");
+                }
+                let sample = engine.store().inquiry(&batch[0].id).unwrap().unwrap().value;
+                assert_eq!(sample.status, status, "{label}");
+                timed
+            })
+        });
+    }
+    group.finish();
 }

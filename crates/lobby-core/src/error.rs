@@ -123,6 +123,10 @@ pub enum CoreError {
     /// No visitor has this token.
     #[error("Visitor not found")]
     VisitorNotFound,
+    /// An agent cannot become available while every department it serves is closed by its
+    /// business hours.
+    #[error("Not allowed: business hours are closed")]
+    BusinessHoursClosed,
     /// New conversations are refused while no agent is available.
     #[error("Sorry, no online agents")]
     NoAgentOnline,
@@ -171,6 +175,7 @@ impl CoreError {
             Self::AlreadyInUse { .. } => "error-field-unavailable",
             Self::VisitorNotFound => "invalid-token",
             Self::NoAgentOnline => "no-agent-online",
+            Self::BusinessHoursClosed => "error-business-hours-are-closed",
             Self::Contention => "error-contention",
             Self::Store(StoreError::Unavailable(_)) => "error-store-unavailable",
             Self::Store(_) => "error-store",

@@ -44,6 +44,7 @@
 mod engine;
 mod error;
 mod event;
+pub mod hours;
 mod ids;
 pub mod limits;
 pub mod machine;

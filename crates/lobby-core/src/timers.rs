@@ -8,6 +8,10 @@
 //! | [`TimerRule::QueueOverflow`] | the inquiry waits (queued or open) | first queued + max queue wait |
 //! | [`TimerRule::AutoTransfer`] | it is taken and its agent has not written since | taken + auto-transfer timeout |
 //! | [`TimerRule::AgentLeave`] | the agent is away or offline with conversations | away since + leave timeout |
+//! | [`TimerRule::OfferTimeout`] | an offer is pending | when the offer expires |
+//! | [`TimerRule::OnHoldAutoClose`] | the conversation is on hold | on hold since + auto-close timeout |
+//! | [`TimerRule::VisitorInactivity`] | the agent wrote last | agent's last message + inactivity timeout |
+//! | [`TimerRule::BusinessHours`] | the department has business hours | its next opening or closing |
 //!
 //! A department's [`DepartmentTimers`] override the server-wide values for its conversations.
 
@@ -171,6 +175,18 @@ impl TimerConfig {
         // Earliest first: that is the one to act on when several are due.
         deadlines.sort_by_key(|d| (d.due, d.rule));
         deadlines
+    }
+
+    /// The deadlines `department` calls for: its next opening or closing, if it has business
+    /// hours. Right after the schedule is set (no opening or closing applied yet) that is due
+    /// at once, so the first firing brings its agents in line with the schedule.
+    pub fn department_deadlines(&self, department: &Department) -> Vec<Deadline> {
+        let Some(hours) = &department.business_hours else { return vec![] };
+        let due = match department.hours_state {
+            None => Some(department.updated_at),
+            Some(state) => hours.next_change(state.since),
+        };
+        due.map(|due| Deadline { rule: TimerRule::BusinessHours, due }).into_iter().collect()
     }
 
     /// The deadlines `agent` calls for.

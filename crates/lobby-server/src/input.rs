@@ -81,6 +81,8 @@ pub enum Kind {
     NullableBoolean,
     /// A JSON object.
     Object,
+    /// A JSON object or `null`.
+    NullableObject,
     /// An array of strings.
     StringArray,
     /// An array of objects.
@@ -180,6 +182,7 @@ fn check_kind(value: &Value, kind: Kind) -> Result<(), ApiError> {
             _ => fail("must be number"),
         },
         Kind::Object if !value.is_object() => fail("must be object"),
+        Kind::NullableObject if !(value.is_object() || value.is_null()) => fail("must be object"),
         Kind::StringArray => match value.as_array() {
             None => fail("must be array"),
             Some(items) if items.iter().any(|i| !i.is_string()) => fail("must be string"),

@@ -1,7 +1,7 @@
 //! Response shapes for records that are not inquiries (inquiries serialise themselves in
 //! Rocket.Chat's shape). Field names follow Rocket.Chat's documents.
 
-use lobby_core::{Agent, Department, Inquiry, InquiryStatus, Message, TimerSetting, User, Visitor};
+use lobby_core::{Agent, Department, Inquiry, InquiryStatus, Message, TimerSetting, Timestamp, User, Visitor};
 use serde_json::{json, Map, Value};
 
 /// The fields `inquiries.list` returns: `_id, rid, name, ts, department, status`.
@@ -66,7 +66,9 @@ pub fn agent(agent: &Agent, user: Option<&User>) -> Value {
     out
 }
 
-pub fn department(department: &Department) -> Value {
+/// A department as the department routes answer it, with whether it is open at `now` by its
+/// business hours (`"open"`; always `true` without any).
+pub fn department(department: &Department, now: Timestamp) -> Value {
     let mut out = json!({
         "_id": department.id,
         "name": department.name,
@@ -93,6 +95,10 @@ pub fn department(department: &Department) -> Value {
             TimerSetting::After(millis) => out[field] = json!(millis / 1000),
         }
     }
+    if let Some(hours) = &department.business_hours {
+        out["businessHours"] = json!(hours);
+    }
+    out["open"] = json!(department.is_open(now));
     out
 }
 

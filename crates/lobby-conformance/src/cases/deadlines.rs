@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lobby_core::hours::{BusinessHours, TimeOfDay, Weekday, WeeklyInterval, WhenClosed};
 use lobby_core::{
-    Actor, Commit, Deadline, DueRecord, Engine, EngineConfig, EventKind, EventQuery, InquiryId, InquiryStatus,
-    ManualClock, NewInquiry, Record, RecordKey, Store, StoreError, StoreExt, TimerConfig, TimerRule, Timestamp, UserId,
-    Version, Write,
+    Actor, AgentAvailability, AgentUpdate, Commit, Deadline, DepartmentSettings, DueRecord, Engine, EngineConfig,
+    EventKind, EventQuery, InquiryId, InquiryStatus, ManualClock, NewInquiry, NewUser, Record, RecordKey, Role, Store,
+    StoreError, StoreExt, TimerConfig, TimerRule, Timestamp, UserId, Version, Write,
 };
 
 use super::{put, MakeStore};
@@ -123,4 +124,51 @@ pub fn racing_firers_act_on_each_deadline_once<S: Store>(make: MakeStore<S>) {
         assert_eq!(engine.fire_due().unwrap().fired, 0, "round {round}: nothing left to fire");
         assert_eq!(engine.next_deadline().unwrap(), None, "round {round}: no deadline pending");
     }
+}
+
+/// A department's opening and closing are deadlines like any other: 4 threads firing at its
+/// closing act once (one timer event, every agent set not-available once), not a millisecond
+/// early, and the next opening is pending after it.
+pub fn racing_firers_close_a_department_once<S: Store>(make: MakeStore<S>) {
+    const FIRERS: usize = 4;
+    let clock = Arc::new(ManualClock::new(at(0), 0));
+    let engine = Engine::with_config(make(), EngineConfig { clock: clock.clone(), ..EngineConfig::default() });
+    // at(0) is Tuesday 2023-11-14, 22:13:20 UTC: open until 23:00.
+    let tuesday_evening =
+        WeeklyInterval { day: Weekday::Tue, open: TimeOfDay::hm(22, 0).unwrap(), close: TimeOfDay::hm(23, 0).unwrap() };
+    let mut settings = DepartmentSettings::named("Evening");
+    settings.business_hours = Some(BusinessHours::new("UTC", vec![tuesday_evening], WhenClosed::Refuse).unwrap());
+    let department = engine.create_department(&Actor::System, &settings, &[]).unwrap().0.id;
+    let agents: Vec<UserId> = (0..3)
+        .map(|n| {
+            let name = format!("agent{n}");
+            let user =
+                engine.create_user(&Actor::System, NewUser::new(&name, &name, [Role::livechat_agent()])).unwrap();
+            let update = AgentUpdate { max_chats: None, departments: Some([department.clone()].into()) };
+            engine.update_agent(&Actor::System, &user.id, &update).unwrap();
+            user.id
+        })
+        .collect();
+    let business_hours_events = || {
+        let events = engine.store().events(&EventQuery::all()).unwrap();
+        let fired = |e: &&lobby_core::Event| {
+            matches!(e.event.kind, EventKind::TimerFired { rule: TimerRule::BusinessHours, .. })
+        };
+        events.iter().filter(fired).count()
+    };
+    let opened: usize = race(FIRERS, |_| engine.fire_due().unwrap().fired).into_iter().sum();
+    assert_eq!((opened, business_hours_events()), (1, 1), "the new schedule applied once");
+    let closing = 46 * 60_000 + 40_000;
+    assert_eq!(engine.next_deadline().unwrap(), Some(at(closing)), "closes at 23:00");
+    clock.advance(closing - 1);
+    assert_eq!(engine.fire_due().unwrap().fired, 0, "not a millisecond early");
+    clock.advance(1);
+    let closed: usize = race(FIRERS, |_| engine.fire_due().unwrap().fired).into_iter().sum();
+    assert_eq!((closed, business_hours_events()), (1, 2), "closed once across firers");
+    for agent in &agents {
+        let agent = engine.agent(agent).unwrap().unwrap();
+        assert_eq!(agent.availability, AgentAvailability::NotAvailable, "{} after closing", agent.username);
+    }
+    let week = 7 * 24 * 3_600_000;
+    assert_eq!(engine.next_deadline().unwrap(), Some(at(closing - 3_600_000 + week)), "opens next Tuesday 22:00");
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::event::{Actor, EventKind, NewEvent};
+use crate::hours::BusinessHours;
 use crate::ids::{DepartmentId, UserId, VisitorId};
 use crate::limits::{self, MAX_LOGIN_TOKENS};
 use crate::model::{Agent, AgentAvailability, Department, DepartmentTimers, Role, User, Visitor, VisitorStatus};
@@ -67,6 +68,8 @@ pub struct DepartmentSettings {
     pub fallback: Option<DepartmentId>,
     /// Its own timer values (each inherits the server-wide one unless set).
     pub timers: DepartmentTimers,
+    /// Its weekly opening times; `None` = always open.
+    pub business_hours: Option<BusinessHours>,
 }
 
 impl DepartmentSettings {
@@ -82,6 +85,7 @@ impl DepartmentSettings {
             max_chats_per_agent: 0,
             fallback: None,
             timers: DepartmentTimers::default(),
+            business_hours: None,
         }
     }
 }
@@ -277,10 +281,15 @@ impl<S: Store> Engine<S> {
                 AgentAvailability::Available => AgentAvailability::NotAvailable,
                 AgentAvailability::NotAvailable | AgentAvailability::Offline => AgentAvailability::Available,
             });
+            if next == AgentAvailability::Available && !self.hours_allow(agent, now)? {
+                return Err(CoreError::BusinessHoursClosed);
+            }
             if next != agent.availability {
                 agent.availability = next;
                 agent.availability_since = now;
             }
+            // A status set by hand is the agent's own: the next opening leaves it alone.
+            agent.away_for_hours = false;
             Ok(())
         })
     }
@@ -416,6 +425,9 @@ impl<S: Store> Engine<S> {
             max_chats_per_agent: settings.max_chats_per_agent,
             fallback: settings.fallback.clone(),
             timers: settings.timers,
+            // The opening or closing the new schedule calls for applies at once, by its deadline.
+            business_hours: settings.business_hours.clone(),
+            hours_state: None,
             ..Department::new(id, settings.name.clone(), self.now())
         })
     }

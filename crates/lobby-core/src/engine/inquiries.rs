@@ -2,6 +2,7 @@
 //! and its history.
 
 use crate::event::{Actor, Event, EventKind, EventQuery, NewEvent};
+use crate::hours::WhenClosed;
 use crate::ids::{DepartmentId, InquiryId, RoomId, UserId};
 use crate::limits;
 use crate::machine::{Transition, TransitionKind};
@@ -107,10 +108,17 @@ impl<S: Store> Engine<S> {
     fn plan_enqueue(&self, actor: &Actor, new: &NewInquiry) -> Result<(Inquiry, Commit), CoreError> {
         limits::check_name("name", &new.name)?;
         limits::check_message("message", &new.message)?;
+        let mut waits_for_opening = false;
         if let Some(department) = &new.department {
-            let department = self.store.department(department)?.ok_or(CoreError::DepartmentNotFound)?;
-            if !department.value.enabled {
+            let department = self.store.department(department)?.ok_or(CoreError::DepartmentNotFound)?.value;
+            if !department.enabled {
                 return Err(CoreError::DepartmentDisabled);
+            }
+            if let Some(hours) = department.business_hours.as_ref().filter(|hours| !hours.is_open(self.now())) {
+                match hours.when_closed() {
+                    WhenClosed::Refuse => return Err(CoreError::NoAgentOnline),
+                    WhenClosed::Queue => waits_for_opening = true,
+                }
             }
         }
         let default_agent = match &new.default_agent {
@@ -120,7 +128,10 @@ impl<S: Store> Engine<S> {
             }
             None => None,
         };
-        if !self.config.routing.queue_without_agents && !self.any_agent_available(new.department.as_ref())? {
+        if !self.config.routing.queue_without_agents
+            && !waits_for_opening
+            && !self.any_agent_available(new.department.as_ref())?
+        {
             return Err(CoreError::NoAgentOnline);
         }
         let now = self.now();

@@ -10,6 +10,7 @@
 mod directory;
 mod dispatch;
 mod holds;
+mod hours;
 mod inquiries;
 mod messages;
 mod offers;
@@ -234,6 +235,9 @@ impl<S: Store> Engine<S> {
                     }
                 }
                 Some(Record::Agent(agent)) => agent.deadlines = self.config.timers.agent_deadlines(agent),
+                Some(Record::Department(department)) => {
+                    department.deadlines = self.config.timers.department_deadlines(department)
+                }
                 _ => {}
             }
         }
@@ -298,7 +302,12 @@ impl<S: Store> Engine<S> {
             if department.is_some() && settings.is_none() {
                 return Ok(None);
             }
-            let candidates = routing.candidates(agents.iter().filter(allowed).map(|a| &a.value), settings.as_ref());
+            // A department closed by its business hours serves no one; its fallback may.
+            let open = settings.as_ref().is_none_or(|d| d.is_open(self.now()));
+            let candidates = match open {
+                true => routing.candidates(agents.iter().filter(allowed).map(|a| &a.value), settings.as_ref()),
+                false => vec![],
+            };
             if let Some((index, reason)) = routing.method.choose(inquiry, &candidates) {
                 let chosen = &candidates[index];
                 if let Some(versioned) = agents.iter().find(|a| a.value.id == chosen.agent.id) {

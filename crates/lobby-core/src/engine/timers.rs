@@ -81,7 +81,8 @@ impl<S: Store> Engine<S> {
         match key {
             RecordKey::Inquiry(id) => self.fire_inquiry(id, now),
             RecordKey::Agent(id) => self.fire_agent(id, now),
-            RecordKey::Department(_) | RecordKey::User(_) | RecordKey::Visitor(_) => Ok(Fired::Nothing),
+            RecordKey::Department(id) => self.fire_department(id, now),
+            RecordKey::User(_) | RecordKey::Visitor(_) => Ok(Fired::Nothing),
         }
     }
 
@@ -99,7 +100,7 @@ impl<S: Store> Engine<S> {
                 TimerRule::OfferTimeout => self.offer_lapsed(inquiry, deadline)?,
                 TimerRule::OnHoldAutoClose => self.on_hold_too_long(inquiry, deadline, now)?,
                 TimerRule::VisitorInactivity => self.visitor_silent(inquiry, department, deadline)?,
-                TimerRule::AgentLeave => return Ok(Fired::Nothing),
+                TimerRule::AgentLeave | TimerRule::BusinessHours => return Ok(Fired::Nothing),
             }
             Ok(Fired::Acted)
         })
@@ -117,6 +118,18 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    fn fire_department(&self, id: &DepartmentId, now: Timestamp) -> Result<Fired, CoreError> {
+        self.retry(|| {
+            let Some(department) = self.store.department(id)? else { return Ok(Fired::Nothing) };
+            let fresh = self.config.timers.department_deadlines(&department.value);
+            let Some(deadline) = fresh.iter().copied().find(|d| d.due <= now) else {
+                return self.reschedule(Record::Department(department.value), department.version, &fresh);
+            };
+            self.open_or_close(department, deadline, now)?;
+            Ok(Fired::Acted)
+        })
+    }
+
     /// Nothing is due after all: store the deadlines the record calls for now, if they differ.
     fn reschedule(&self, record: Record, version: crate::Version, fresh: &[Deadline]) -> Result<Fired, CoreError> {
         if record.deadlines() == fresh {
@@ -126,7 +139,7 @@ impl<S: Store> Engine<S> {
         Ok(Fired::Rescheduled)
     }
 
-    fn timer_event(&self, inquiry: Option<&InquiryId>, deadline: Deadline, outcome: String) -> NewEvent {
+    pub(super) fn timer_event(&self, inquiry: Option<&InquiryId>, deadline: Deadline, outcome: String) -> NewEvent {
         NewEvent {
             at: self.now(),
             actor: Actor::System,

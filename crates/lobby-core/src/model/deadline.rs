@@ -28,17 +28,21 @@ pub enum TimerRule {
     /// The agent wrote and the visitor has not answered: the conversation closes or goes on
     /// hold (`Livechat_abandoned_rooms_action` after `Livechat_visitor_inactivity_timeout`).
     VisitorInactivity,
+    /// A department opens or closes by its business hours: its agents become available or
+    /// not-available (Rocket.Chat's business hours, made a deadline).
+    BusinessHours,
 }
 
 impl TimerRule {
     /// Every rule.
-    pub const ALL: [TimerRule; 6] = [
+    pub const ALL: [TimerRule; 7] = [
         Self::AutoTransfer,
         Self::QueueOverflow,
         Self::AgentLeave,
         Self::OfferTimeout,
         Self::OnHoldAutoClose,
         Self::VisitorInactivity,
+        Self::BusinessHours,
     ];
 
     /// The rule's wire name (`auto-transfer`, …).
@@ -50,6 +54,7 @@ impl TimerRule {
             Self::OfferTimeout => "offer-timeout",
             Self::OnHoldAutoClose => "on-hold-auto-close",
             Self::VisitorInactivity => "visitor-inactivity",
+            Self::BusinessHours => "business-hours",
         }
     }
 }

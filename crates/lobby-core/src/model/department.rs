@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::hours::{BusinessHours, HoursState};
 use crate::ids::DepartmentId;
 use crate::model::{Deadline, TimerSetting};
 use crate::time::Timestamp;
@@ -31,6 +32,14 @@ pub struct Department {
     /// Its own values for the conversation timers.
     #[serde(default, skip_serializing_if = "DepartmentTimers::is_default")]
     pub timers: DepartmentTimers,
+    /// Its weekly opening times; `None` = always open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<BusinessHours>,
+    /// Whether it was last opened or closed, and when: what the business-hours deadline counts
+    /// from. `None` until the first opening or closing is applied (right after the schedule is
+    /// set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_state: Option<HoursState>,
     /// Its pending timers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deadlines: Vec<Deadline>,
@@ -74,8 +83,17 @@ impl Department {
             max_chats_per_agent: 0,
             fallback: None,
             timers: DepartmentTimers::default(),
+            business_hours: None,
+            hours_state: None,
             deadlines: Vec::new(),
             updated_at: now,
         }
+    }
+
+    /// Whether it is open at `at` by its business hours (always, without any). Routing and the
+    /// queue go by this, computed, rather than by [`Department::hours_state`], so they are
+    /// exact to the millisecond even before the deadline that records the change fires.
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        self.business_hours.as_ref().is_none_or(|hours| hours.is_open(at))
     }
 }

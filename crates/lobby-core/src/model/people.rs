@@ -147,6 +147,11 @@ pub struct Agent {
     /// ([`TimerConfig::missed_offers_before_away`](crate::TimerConfig::missed_offers_before_away)).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub missed_offers: u32,
+    /// Set not-available because every department it serves closed for the day (business
+    /// hours); it becomes available again when one of them opens, unless it changed its status
+    /// by hand meanwhile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub away_for_hours: bool,
     /// When routing last gave it a conversation.
     pub last_routed_at: Option<Timestamp>,
     /// Its pending timers.
@@ -171,6 +176,7 @@ impl Agent {
             offers: BTreeSet::new(),
             assigned_total: 0,
             missed_offers: 0,
+            away_for_hours: false,
             last_routed_at: None,
             deadlines: Vec::new(),
             updated_at: now,

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::input::{check_object, get_bool, get_count, get_str, optional, required, Additional, JsonBody, Kind};
 use crate::input::{QueryParams, PAGING};
 use crate::{wire, AppState};
+use lobby_core::hours::{BusinessHours, Schedule};
 
 /// The comment recorded when a visitor closes its conversation.
 pub const CLOSED_BY_VISITOR: &str = "Closed by visitor";
@@ -72,7 +73,7 @@ pub async fn create_department(State(state): State<AppState>, user: AuthUser, Js
     let (department, agents) = state.run(move |engine| engine.create_department(&actor, &settings, &agent_ids)).await?;
     let agents: Vec<_> = agents.iter().map(|agent| wire::department_agent(agent, &department)).collect();
     state.request_dispatch();
-    Ok(success(json!({ "department": wire::department(&department), "agents": agents })))
+    Ok(success(json!({ "department": wire::department(&department, state.now()), "agents": agents })))
 }
 
 /// The department object of `livechat/department`. Rocket.Chat's schema lets other fields
@@ -92,6 +93,7 @@ fn check_department_fields(department: &Map<String, Value>) -> Result<(), ApiErr
             optional(AUTO_TRANSFER_FIELD, Kind::NullableCount),
             optional(MAX_QUEUE_WAIT_FIELD, Kind::NullableCount),
             optional(VISITOR_INACTIVITY_FIELD, Kind::NullableCount),
+            optional(BUSINESS_HOURS_FIELD, Kind::NullableObject),
         ],
         Additional::Allowed,
     )
@@ -115,8 +117,20 @@ fn department_settings(department: &Map<String, Value>) -> Result<DepartmentSett
     settings.timers.auto_transfer = timer_setting(department, AUTO_TRANSFER_FIELD)?;
     settings.timers.max_queue_wait = timer_setting(department, MAX_QUEUE_WAIT_FIELD)?;
     settings.timers.visitor_inactivity = timer_setting(department, VISITOR_INACTIVITY_FIELD)?;
+    settings.business_hours = match department.get(BUSINESS_HOURS_FIELD).filter(|v| !v.is_null()) {
+        Some(value) => {
+            let schedule: Schedule = serde_json::from_value(value.clone())
+                .map_err(|error| ApiError::invalid_params(format!("Invalid {BUSINESS_HOURS_FIELD}: {error}")))?;
+            Some(BusinessHours::try_from(schedule)?)
+        }
+        None => None,
+    };
     Ok(settings)
 }
+
+/// The department field with its weekly opening times (absent or `null`: always open):
+/// `{"timezone", "intervals": [{"day", "open", "close"}], "whenClosed": "refuse"|"queue"}`.
+pub const BUSINESS_HOURS_FIELD: &str = "businessHours";
 
 /// The department field that overrides `--auto-transfer-timeout` (seconds; 0 = off, absent or
 /// `null` = the server's).
@@ -160,7 +174,7 @@ pub async fn update_department(
     let actor = user.actor();
     let department = state.run(move |engine| engine.update_department(&actor, &id, &settings)).await?;
     state.request_dispatch();
-    Ok(success(json!({ "department": wire::department(&department) })))
+    Ok(success(json!({ "department": wire::department(&department, state.now()) })))
 }
 
 /// `POST livechat/room.forward {"roomId","userId"?,"departmentId"?,"comment"?,"clientAction"?}`:
@@ -304,7 +318,7 @@ pub async fn list_departments(State(state): State<AppState>, user: AuthUser, que
     let paging = query.paging();
     let actor = user.actor();
     let page = state.run(move |engine| engine.list_departments(&actor, paging)).await?;
-    Ok(paged("departments", page.items.iter().map(wire::department).collect(), paging, page.total))
+    Ok(paged("departments", page.items.iter().map(|d| wire::department(d, state.now())).collect(), paging, page.total))
 }
 
 /// `POST livechat/agent.status {"status"?,"agentId"?}`: sets (or, without `status`, toggles)

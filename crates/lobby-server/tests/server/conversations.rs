@@ -275,3 +275,66 @@ fn on_hold_and_resume_follow_rocket_chat_over_rest() {
     assert_eq!(error_type(&hold(&alice, &rid)), "error-room-already-closed");
     assert_eq!(error_type(&resume(&alice, &rid)), "This_conversation_is_already_closed");
 }
+
+#[test]
+fn departments_keep_business_hours_and_refuse_while_closed() {
+    // Tuesday 2023-11-14, 22:13 in Lisbon: after hours.
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_700_000_000_000), 0));
+    let server = TestServer::start_configured(ServerConfig {
+        routing: RoutingConfig { method: RoutingMethod::ManualSelection, ..RoutingConfig::default() },
+        dispatch_interval: Duration::from_millis(200),
+        password_cost: PasswordCost::Fast,
+        clock: clock.clone(),
+        ..ServerConfig::default()
+    });
+    let admin = server.admin();
+    let ana = server.agent("ana");
+    let create = |hours: Value| {
+        let department = json!({"name": "Support", "email": "d@example.com", "enabled": true,
+            "showOnRegistration": true, "showOnOfflineForm": true, "businessHours": hours});
+        let body = json!({ "department": department, "agents": [{"agentId": ana.user_id}] });
+        server.post("/api/v1/livechat/department", Some(&admin), &body)
+    };
+    let weekdays = |timezone: &str, close: &str| {
+        let days = ["monday", "tuesday", "wednesday", "thursday", "friday"];
+        let intervals: Vec<Value> =
+            days.iter().map(|day| json!({"day": day, "open": "09:00", "close": close})).collect();
+        json!({"timezone": timezone, "intervals": intervals})
+    };
+    for (hours, field) in [
+        (weekdays("Mars/Olympus_Mons", "17:00"), "businessHours.timezone"),
+        (weekdays("Europe/Lisbon", "08:00"), "businessHours.intervals"),
+        (
+            json!({"timezone": "Europe/Lisbon", "intervals": [{"day": "someday", "open": "09:00", "close": "17:00"}]}),
+            "businessHours",
+        ),
+    ] {
+        let refused = create(hours);
+        assert_eq!((refused.status, error_type(&refused)), (400, "invalid-params"), "{}", refused.raw);
+        assert!(refused.body["error"].as_str().unwrap().contains(field), "{}", refused.raw);
+    }
+
+    let created = create(weekdays("Europe/Lisbon", "17:00"));
+    assert_eq!(created.status, 200, "{}", created.raw);
+    let support = &created.body["department"];
+    assert_eq!(support["businessHours"]["timezone"], "Europe/Lisbon");
+    assert_eq!(support["businessHours"]["whenClosed"], "refuse");
+    assert_eq!(support["businessHours"]["intervals"][0], json!({"day": "monday", "open": "09:00", "close": "17:00"}));
+    assert_eq!(support["open"], false, "closed at 22:13");
+    let id = support["_id"].as_str().unwrap().to_owned();
+
+    let status = server.post("/api/v1/livechat/agent.status", Some(&ana), &json!({"status": "available"}));
+    assert_eq!((status.status, error_type(&status)), (400, "error-business-hours-are-closed"), "{}", status.raw);
+
+    let visitor = json!({"visitor": {"token": "tok-1", "name": "Marcos", "department": id}});
+    assert_eq!(server.post("/api/v1/livechat/visitor", None, &visitor).status, 200);
+    let room = server.get("/api/v1/livechat/room?token=tok-1", None);
+    assert_eq!((room.status, error_type(&room)), (400, "no-agent-online"), "{}", room.raw);
+
+    // Wednesday 09:00 in Lisbon.
+    clock.advance(38_800_000);
+    let listed = server.get("/api/v1/livechat/department", Some(&admin));
+    assert_eq!(listed.body["departments"][0]["open"], true, "{}", listed.raw);
+    let status = server.post("/api/v1/livechat/agent.status", Some(&ana), &json!({"status": "available"}));
+    assert_eq!(status.status, 200, "{}", status.raw);
+}
