@@ -147,9 +147,12 @@ impl Model for Conversation {
             {
                 Some(*self)
             }
-            // Forwarding to the department it is already in.
+            // Forwarding to the department it is already in, waiting or served (the model does
+            // not track departments, so any open conversation may be refused so).
             Answer::Refused(code)
-                if code == "error-forwarding-chat-same-department" && *self == Conversation::Waiting =>
+                if code == "error-forwarding-chat-same-department"
+                    && matches!(op, ConversationOp::Forward { to: None })
+                    && *self != Conversation::Closed =>
             {
                 Some(*self)
             }
@@ -197,6 +200,16 @@ mod tests {
         assert!(linearizable(&Conversation::Waiting, &fine, |_| true));
         fine[1].op = ConversationOp::Return { by: 1 };
         assert!(!linearizable(&Conversation::Waiting, &fine, |_| true));
+    }
+
+    #[test]
+    fn a_served_conversation_may_be_refused_a_forward_to_its_own_department() {
+        // Seen in a storm: forwarded to a department, taken there, then forwarded to it again.
+        let history = [
+            entry(ConversationOp::Take { by: 0 }, 0, Some((5, Answer::Ok))),
+            entry(ConversationOp::Forward { to: None }, 6, Some((8, refused("error-forwarding-chat-same-department")))),
+        ];
+        assert!(linearizable(&Conversation::Waiting, &history, |s| *s == Conversation::Taken(0)));
     }
 
     #[test]
