@@ -313,16 +313,16 @@ fn position_and_wait_on_a_known_queue() {
         clock.advance(minutes * 60_000);
         engine.close(&Actor::System, &inquiry.rid, "done").unwrap();
     }
-    // Both agents free (2 free slots of 2): positions 1 and 2 wait 0; position 3 waits
-    // ceil((3 - 2) / 2) × 5 min = 5 min; position 4 also 5 min.
+    // Both agents free (2 free slots of 2): positions 1 and 2 wait 0; the 2 slots free up one
+    // every 5 min / 2, so position 3 waits (3 - 2) × 5 min / 2 = 2.5 min and position 4 5 min.
     let wait = |inquiry: &Inquiry| engine.queue_position(&Actor::System, &inquiry.id).unwrap();
     assert_eq!(wait(&waiting[2]), QueuePosition { position: 1, estimated_wait: Some(Duration::ZERO) });
     assert_eq!(wait(&waiting[3]).estimated_wait, Some(Duration::ZERO));
-    assert_eq!(wait(&waiting[4]), QueuePosition { position: 3, estimated_wait: Some(Duration::from_secs(300)) });
+    assert_eq!(wait(&waiting[4]), QueuePosition { position: 3, estimated_wait: Some(Duration::from_secs(150)) });
     assert_eq!(wait(&waiting[5]).estimated_wait, Some(Duration::from_secs(300)));
 
-    // Agent a becomes busy with the next conversation: 1 free slot; position 3 → ceil(2/2) = 5 min,
-    // and the inquiry a took has no position any more.
+    // Agent a becomes busy with the next conversation: 1 free slot; position 3 → (3 - 1) × 5 / 2
+    // = 5 min, and the inquiry a took has no position any more.
     engine.release(&Actor::System, &waiting[2].id).unwrap();
     engine.take(&Actor::System, &waiting[2].id, Some(&a)).unwrap();
     assert_eq!(wait(&waiting[3]).position, 1);

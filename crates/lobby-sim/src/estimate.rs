@@ -3,13 +3,16 @@
 //! Three estimators see the same queue when a conversation enters it:
 //!
 //! - **engine**: `Engine::queue_position(..).estimated_wait`, as the engine computes it:
-//!   `ceil((position − free) / slots) × h`, with `h` the mean handle time of recent closes.
+//!   `(position − free) × h / slots`, with `h` the mean handle time of recent closes. This is the
+//!   throughput estimate below, adopted by the engine; it used to be `ceil((position − free) /
+//!   slots) × h`, which promised the first visitor in line a whole handle time.
 //! - **Rocket.Chat**: [`rocket_chat`], the formula of Rocket.Chat's enterprise `Helper`
 //!   (`getSpotEstimatedWaitTime`), including the argument mix-up that divides by the number of
 //!   recent chats (`Livechat_number_most_recent_chats_estimate_wait_time`, default 100) where the
 //!   parameter is named `maxNumberSimultaneousChat`.
-//! - **throughput**: [`throughput`], proposed here: when every slot is busy, slots free up at a
-//!   rate of about `slots / h`, so the visitor at `position` waits for `position − free` of them.
+//! - **throughput**: [`throughput`], computed here from the simulator's own view of the queue:
+//!   when every slot is busy, slots free up at a rate of about `slots / h`, so the visitor at
+//!   `position` waits for `position − free` of them. The engine's must score as well.
 //!
 //! [`Score`] gives mean absolute error and bias (mean of estimate − actual) over served
 //! conversations; abandoned ones have no actual wait to compare with and are left out.

@@ -1,6 +1,7 @@
-//! Wait estimates against the waits that happened, on the real engine. The throughput estimate
-//! (`lobby_sim::estimate::throughput`) must beat both the engine's `queue_position` estimate and
-//! Rocket.Chat's formula; the engine's is kept honest here until it adopts a better one.
+//! Wait estimates against the waits that happened, on the real engine. The engine's
+//! `queue_position` estimate must score as well as the throughput estimate the simulator computes
+//! from its own view of the queue (`lobby_sim::estimate::throughput`, the formula the engine
+//! adopted), and both must beat Rocket.Chat's formula by far.
 
 use lobby_sim::{simulate, Origin, RunOptions, ScenarioFile};
 
@@ -10,7 +11,7 @@ fn scores(toml: &str) -> lobby_sim::Summary {
 }
 
 #[test]
-fn the_throughput_estimate_beats_the_engine_and_rocket_chat() {
+fn the_engine_estimates_as_well_as_throughput_and_far_better_than_rocket_chat() {
     // 71 % occupancy on 14 agents (the Erlang C example), then a busier department with
     // chats of three at once, lognormal handle times and impatient visitors.
     for toml in [
@@ -45,14 +46,15 @@ fn the_throughput_estimate_beats_the_engine_and_rocket_chat() {
         eprintln!("queued: engine {engine:?}\n  rocket.chat {rocket_chat:?}\n  throughput {throughput:?}");
         assert!(throughput.scored > 100, "enough conversations waited to score: {}", throughput.scored);
         assert!(throughput.coverage > 0.99 && engine.coverage > 0.9, "{throughput:?} {engine:?}");
-        assert!(throughput.mae_seconds * 3.0 < engine.mae_seconds, "{throughput:?} vs engine {engine:?}");
+        assert!(engine.mae_seconds <= throughput.mae_seconds * 1.1 + 1.0, "engine {engine:?} vs {throughput:?}");
+        assert!(engine.mae_seconds * 3.0 < rocket_chat.mae_seconds, "engine {engine:?} vs {rocket_chat:?}");
         assert!(throughput.mae_seconds * 3.0 < rocket_chat.mae_seconds, "{throughput:?} vs {rocket_chat:?}");
-        // The engine counts a whole handle time for each round of `slots` conversations ahead,
-        // so a visitor first in line is promised a full handle time: it overestimates.
-        assert!(engine.bias_seconds > 0.5 * engine.mae_seconds, "{engine:?}");
         // Over every served conversation (most found a free agent and waited 0), too.
         let all_engine = s.estimates_all.engine.score();
         let all_throughput = s.estimates_all.throughput.score();
-        assert!(all_throughput.mae_seconds < all_engine.mae_seconds, "{all_throughput:?} vs {all_engine:?}");
+        assert!(
+            all_engine.mae_seconds <= all_throughput.mae_seconds * 1.1 + 1.0,
+            "{all_engine:?} vs {all_throughput:?}"
+        );
     }
 }

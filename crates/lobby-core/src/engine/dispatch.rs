@@ -243,9 +243,11 @@ impl<S: Store> Engine<S> {
     /// most recently closed conversations of that department
     /// ([`RoutingConfig::wait_estimate_sample`](crate::RoutingConfig::wait_estimate_sample)),
     /// `slots` the total chat capacity of available agents who serve it and `free` the unused part.
-    /// Inquiries up to `free` wait 0; beyond that, every `slots` conversations ahead take about
-    /// `h`: `wait = ceil((position - free) / slots) × h`. An agent without a limit makes the wait 0.
-    /// `None` when no agent is available or no conversation was closed yet.
+    /// Inquiries up to `free` wait 0; beyond that, `slots` busy slots free up at a rate of
+    /// `slots / h`, so the wait is `(position - free) × h / slots`. (Exact in expectation for
+    /// exponential handle times without abandonment; the simulator scores it against the waits
+    /// that happened, see docs/simulation.md.) An agent without a limit makes the wait 0. `None`
+    /// when no agent is available or no conversation was closed yet.
     pub fn queue_position(&self, actor: &Actor, id: &InquiryId) -> Result<QueuePosition, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
         let inquiry = self.store.inquiry(id)?.ok_or(CoreError::InquiryNotFound)?.value;
@@ -288,8 +290,9 @@ impl<S: Store> Engine<S> {
             return Ok(Some(Duration::ZERO));
         }
         let Some(mean) = self.mean_handling_time(inquiry.department.as_ref())? else { return Ok(None) };
-        let rounds = (position as u64 - free).div_ceil(slots);
-        Ok(Some(mean * u32::try_from(rounds).unwrap_or(u32::MAX)))
+        let ahead = u128::from(position as u64 - free);
+        let millis = ahead.saturating_mul(mean.as_millis()) / u128::from(slots);
+        Ok(Some(Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))))
     }
 
     /// Mean taken → closed time of the most recently closed conversations of a department.
