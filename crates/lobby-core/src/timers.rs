@@ -180,11 +180,12 @@ impl TimerConfig {
     /// The deadlines `department` calls for: its next opening or closing, if it has business
     /// hours. Right after the schedule is set (no opening or closing applied yet) that is due
     /// at once, so the first firing brings its agents in line with the schedule.
+    /// A schedule that was removed while closed is due at once too, to open the department.
     pub fn department_deadlines(&self, department: &Department) -> Vec<Deadline> {
-        let Some(hours) = &department.business_hours else { return vec![] };
-        let due = match department.hours_state {
-            None => Some(department.updated_at),
-            Some(state) => hours.next_change(state.since),
+        let due = match (&department.business_hours, department.hours_state) {
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => Some(department.updated_at),
+            (Some(hours), Some(state)) => hours.next_change(state.since),
         };
         due.map(|due| Deadline { rule: TimerRule::BusinessHours, due }).into_iter().collect()
     }

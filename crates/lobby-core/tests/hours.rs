@@ -57,8 +57,8 @@ fn a_department_closes_its_agents_and_opens_them_again_on_the_minute() {
     let support = department_with_hours(engine, "Support", weekdays("Europe/Lisbon", WhenClosed::Refuse));
     let ana = agent(engine, "ana", &[&support]);
     assert_eq!(next_deadline(&setup), Some(0), "a new schedule applies at once");
+    assert_eq!(availability(engine, &ana), AgentAvailability::NotAvailable, "she joined it closed");
     assert_eq!(fire_at(&setup, 0).fired, 1);
-    assert_eq!(availability(engine, &ana), AgentAvailability::NotAvailable, "closed at 22:13");
     let opening = at("2023-11-15T09:00:00Z");
     assert_eq!(next_deadline(&setup), Some(opening), "Wednesday 09:00 in Lisbon");
 
@@ -89,10 +89,8 @@ fn a_department_closes_its_agents_and_opens_them_again_on_the_minute() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        reasons,
-        ["business hours: Support closed", "business hours: Support opened", "business hours: Support closed"]
-    );
+    // She joined after the closing (set away then, by the join); the deadlines did the rest.
+    assert_eq!(reasons, ["business hours: Support opened", "business hours: Support closed"]);
 }
 
 #[test]
@@ -175,15 +173,62 @@ fn a_deadline_missed_while_no_server_ran_applies_the_state_of_now() {
 }
 
 #[test]
-fn removing_the_schedule_cancels_its_deadline() {
+fn removing_the_schedule_opens_the_department_once_more_then_ends_its_deadlines() {
     let setup = setup(RoutingMethod::ManualSelection, TimerConfig::default());
     let engine = &setup.engine;
     let support = department_with_hours(engine, "Support", weekdays("Europe/Lisbon", WhenClosed::Refuse));
     let ana = agent(engine, "ana", &[&support]);
     fire_at(&setup, 0);
-    assert!(next_deadline(&setup).is_some());
+    assert_eq!(availability(engine, &ana), AgentAvailability::NotAvailable);
+    fire_at(&setup, 60 * SECOND);
     engine.update_department(&Actor::System, &support, &DepartmentSettings::named("Support")).unwrap();
+    assert_eq!(next_deadline(&setup), Some(60 * SECOND), "once more, to open it for the agents it closed");
+    assert_eq!(fire_at(&setup, 60 * SECOND).fired, 1);
+    assert_eq!(availability(engine, &ana), AgentAvailability::Available, "always open now");
     assert_eq!(next_deadline(&setup), None);
+}
+
+#[test]
+fn an_agent_joining_a_closed_department_waits_for_its_opening() {
+    let setup = setup(RoutingMethod::ManualSelection, TimerConfig::default());
+    let engine = &setup.engine;
+    let support = department_with_hours(engine, "Support", weekdays("Europe/Lisbon", WhenClosed::Refuse));
+    fire_at(&setup, 0);
+    let ana = agent(engine, "ana", &[&support]);
+    assert_eq!(availability(engine, &ana), AgentAvailability::NotAvailable, "joined after closing");
+    let again = engine.set_agent_availability(&Actor::User(ana.clone()), &ana, Some(AgentAvailability::NotAvailable));
+    assert!(again.is_ok(), "staying away is not refused");
+    fire_at(&setup, at("2023-11-15T09:00:00Z"));
+    assert_eq!(availability(engine, &ana), AgentAvailability::NotAvailable, "she said so herself");
     let back = engine.set_agent_availability(&Actor::User(ana.clone()), &ana, Some(AgentAvailability::Available));
-    assert_eq!(back.unwrap().availability, AgentAvailability::Available, "always open now");
+    assert_eq!(back.unwrap().availability, AgentAvailability::Available, "open now");
+    let bob = agent(engine, "bob", &[&support]);
+    fire_at(&setup, at("2023-11-15T17:00:00Z"));
+    let carol = agent(engine, "carol", &[&support]);
+    fire_at(&setup, at("2023-11-16T09:00:00Z"));
+    assert_eq!(
+        (availability(engine, &bob), availability(engine, &carol)),
+        (AgentAvailability::Available, AgentAvailability::Available),
+        "one was closed with the department, the other joined it closed: both open with it"
+    );
+}
+
+#[test]
+fn a_reserved_agent_is_not_given_a_closed_departments_conversation() {
+    let setup = setup(RoutingMethod::AutoSelection, TimerConfig::default());
+    let engine = &setup.engine;
+    let support = department_with_hours(engine, "Support", weekdays("Europe/Lisbon", WhenClosed::Queue));
+    let sales = department(engine, "Sales", None, TimerSetting::Inherit);
+    let ana = agent(engine, "ana", &[&support, &sales]);
+    fire_at(&setup, 0);
+    let visitor = VisitorSummary::new(VisitorId::new("v1").unwrap(), "guest-1", "t1");
+    let mut new = NewInquiry::new(visitor, "Visitor 1");
+    new.department = Some(support.clone());
+    new.default_agent = Some(ana.clone());
+    let reserved = engine.enqueue(&Actor::System, new).unwrap();
+    engine.dispatch(&Actor::System).unwrap();
+    assert_eq!(current(engine, &reserved).served_by_id(), None, "Support is closed, even for ana");
+    fire_at(&setup, at("2023-11-15T09:00:00Z"));
+    engine.dispatch(&Actor::System).unwrap();
+    assert_eq!(current(engine, &reserved).served_by_id(), Some(&ana));
 }

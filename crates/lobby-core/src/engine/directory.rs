@@ -281,7 +281,7 @@ impl<S: Store> Engine<S> {
                 AgentAvailability::Available => AgentAvailability::NotAvailable,
                 AgentAvailability::NotAvailable | AgentAvailability::Offline => AgentAvailability::Available,
             });
-            if next == AgentAvailability::Available && !self.hours_allow(agent, now)? {
+            if next == AgentAvailability::Available && agent.availability != next && !self.hours_allow(agent, now)? {
                 return Err(CoreError::BusinessHoursClosed);
             }
             if next != agent.availability {
@@ -308,6 +308,13 @@ impl<S: Store> Engine<S> {
             }
             if let Some(departments) = &update.departments {
                 agent.departments = departments.clone();
+                // Joining only closed departments: away until one opens, as if it had been
+                // there at closing.
+                if agent.availability == AgentAvailability::Available && !self.hours_allow(agent, self.now())? {
+                    agent.availability = AgentAvailability::NotAvailable;
+                    agent.availability_since = self.now();
+                    agent.away_for_hours = true;
+                }
             }
             Ok(())
         })
@@ -392,7 +399,11 @@ impl<S: Store> Engine<S> {
         self.authorize(actor, Permission::ManageLivechatDepartments)?;
         self.retry(|| {
             let found = self.store.department(id)?.ok_or(CoreError::DepartmentNotFound)?;
-            let department = self.department_from(id.clone(), settings)?;
+            let mut department = self.department_from(id.clone(), settings)?;
+            if department.business_hours.is_none() && found.value.business_hours.is_some() {
+                // Its business-hours deadline opens it once more, for the agents it closed.
+                department.hours_state = found.value.hours_state;
+            }
             let event = NewEvent {
                 at: department.updated_at,
                 actor: actor.clone(),

@@ -45,7 +45,8 @@ impl<S: Store> Engine<S> {
         let Versioned { version, value: mut department } = department;
         let open = department.is_open(now);
         let changed = department.hours_state.is_none_or(|state| state.open != open);
-        department.hours_state = Some(HoursState { open, since: now });
+        // Without a schedule (it was removed) there is nothing left to follow.
+        department.hours_state = department.business_hours.is_some().then_some(HoursState { open, since: now });
         let mut writes = Vec::new();
         let mut events = Vec::new();
         let mut moved = Vec::new();

@@ -276,7 +276,9 @@ impl<S: Store> Engine<S> {
     fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
         let routing = &self.config.routing;
         let allowed = |agent: &&Versioned<Agent>| !inquiry.excluded_agents.contains(&agent.value.id);
-        if let Some(reserved) = &inquiry.default_agent {
+        let own_department = self.department_record(inquiry.department.as_ref())?;
+        let own_open = own_department.as_ref().is_none_or(|d| d.is_open(self.now()));
+        if let Some(reserved) = inquiry.default_agent.as_ref().filter(|_| own_open) {
             if let Some(agent) = agents.iter().filter(allowed).find(|a| a.value.id == reserved.agent_id) {
                 if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
                     let limit = self.chat_limit(&agent.value, inquiry.department.as_ref())?;

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::input::{check_object, get_str, optional, required, Additional, JsonBody, Kind, QueryParams};
 use crate::{wire, AppState};
 
-const STATUSES: &[&str] = &["queued", "open", "taken", "closed"];
+const STATUSES: &[&str] = &["queued", "open", "offered", "taken", "closed"];
 
 /// `GET livechat/inquiries.list?offset&count&sort&department&status`: every inquiry of one
 /// status (default `open`), optionally of one department (id or name). Needs
@@ -163,4 +163,14 @@ pub async fn position(State(state): State<AppState>, user: AuthUser, query: Quer
         "position": position.position,
         "estimatedWaitTimeSeconds": position.estimated_wait.map(|d| d.as_secs()),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use lobby_core::InquiryStatus;
+
+    #[test]
+    fn the_status_filter_accepts_every_status() {
+        assert_eq!(super::STATUSES, InquiryStatus::ALL.map(InquiryStatus::as_str));
+    }
 }
