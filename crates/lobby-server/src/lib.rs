@@ -19,10 +19,13 @@
 //! ```
 
 pub mod auth;
+pub mod console;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;
 pub mod input;
+pub mod live;
+pub mod metrics;
 pub mod routes;
 pub mod stores;
 pub mod timers;
@@ -44,6 +47,8 @@ use tracing::Span;
 
 pub use crate::auth::{PasswordCost, Passwords};
 pub use crate::error::ApiError;
+use crate::live::{LiveConfig, LiveHub};
+use crate::metrics::MeteredStore;
 use crate::stores::StoreHandle;
 
 /// Largest request body accepted (413 beyond).
@@ -67,6 +72,8 @@ pub struct ServerConfig {
     pub password_cost: PasswordCost,
     /// Where "now" comes from: the system clock, or a `ManualClock` in tests.
     pub clock: Arc<dyn Clock>,
+    /// The event stream and the statistics.
+    pub live: LiveConfig,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -76,6 +83,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("timers", &self.timers)
             .field("dispatch_interval", &self.dispatch_interval)
             .field("password_cost", &self.password_cost)
+            .field("live", &self.live)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +96,7 @@ impl Default for ServerConfig {
             dispatch_interval: Duration::from_secs(1),
             password_cost: PasswordCost::Standard,
             clock: Arc::new(SystemClock),
+            live: LiveConfig::default(),
         }
     }
 }
@@ -101,24 +110,33 @@ pub struct AppState {
 struct Inner {
     engine: SharedEngine,
     store: StoreHandle,
+    live: LiveHub,
+    /// Turns true when the server shuts down: streams end, so that connections can close.
+    closing: watch::Sender<bool>,
     passwords: Passwords,
     dispatch: Arc<Notify>,
     dispatch_interval: Duration,
 }
 
 impl AppState {
+    /// The state over `store`; starts following its feed for the live views at once.
     pub fn new(store: StoreHandle, config: ServerConfig) -> Self {
+        crate::metrics::install();
+        let live = LiveHub::start(store.store(), Arc::clone(&config.clock), config.live);
         let engine_config = EngineConfig {
             routing: config.routing,
             timers: config.timers,
             clock: config.clock,
             ..EngineConfig::default()
         };
-        let engine = Arc::new(Engine::with_config(store.store(), engine_config));
+        let metered: SharedStore = Arc::new(MeteredStore::new(store.store()));
+        let engine = Arc::new(Engine::with_config(metered, engine_config));
         Self {
             inner: Arc::new(Inner {
                 engine,
                 store,
+                live,
+                closing: watch::channel(false).0,
                 passwords: Passwords::new(config.password_cost),
                 dispatch: Arc::new(Notify::new()),
                 dispatch_interval: config.dispatch_interval,
@@ -126,12 +144,34 @@ impl AppState {
         }
     }
 
+    /// The engine.
     pub fn engine(&self) -> &SharedEngine {
         &self.inner.engine
     }
 
+    /// The store, for reads the engine does not offer (the event log).
+    pub fn store(&self) -> SharedStore {
+        self.inner.store.store()
+    }
+
+    /// The live views: the stream hub, the present, the recent past.
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
+    }
+
     pub fn passwords(&self) -> &Passwords {
         &self.inner.passwords
+    }
+
+    /// Completes when the server starts shutting down (at once if it has).
+    pub async fn closing(&self) {
+        let mut closing = self.inner.closing.subscribe();
+        let _ = closing.wait_for(|closing| *closing).await;
+    }
+
+    /// Ends every stream (the server is shutting down).
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// Runs a synchronous engine call on the blocking pool.
@@ -190,6 +230,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(metrics::track_request))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -224,10 +265,18 @@ pub async fn serve(
         Arc::clone(&state.inner.dispatch),
         stop_dispatcher.subscribe(),
     ));
+    let upkeep = tokio::spawn(metrics::upkeep(stop_dispatcher.subscribe()));
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Streams never finish by themselves; graceful shutdown waits for every connection.
+        closing.close_streams();
+    };
     let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
     let _ = stop_dispatcher.send(true);
     let _ = dispatcher.await;
     let _ = timers.await;
+    let _ = upkeep.await;
     let flush_state = state.clone();
     let flushed = tokio::task::spawn_blocking(move || flush_state.flush()).await;
     match flushed {

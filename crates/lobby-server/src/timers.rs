@@ -60,6 +60,7 @@ pub async fn run(engine: SharedEngine, fired: Arc<Notify>, mut stop: watch::Rece
         let engine = Arc::clone(&engine);
         match tokio::task::spawn_blocking(move || engine.fire_due()).await {
             Ok(Ok(report)) if report.fired > 0 => {
+                metrics::counter!("lobby_timer_firings_total").increment(report.fired as u64);
                 tracing::info!(fired = report.fired, rescheduled = report.rescheduled, "timers fired");
                 fired.notify_one();
             }
