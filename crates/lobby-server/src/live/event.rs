@@ -152,7 +152,7 @@ fn as_of(mut inquiry: Inquiry, event: &Event, agents: &BTreeMap<UserId, Option<A
 mod tests {
     use std::sync::Arc;
 
-    use lobby_core::{Actor, Engine, EventQuery, NewInquiry, NewUser, Role, VisitorId, VisitorSummary};
+    use lobby_core::{Actor, Engine, EventQuery, NewInquiry, NewUser, Role, Store, VisitorId, VisitorSummary};
     use lobby_memory::MemoryStore;
 
     use super::*;

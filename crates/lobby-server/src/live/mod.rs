@@ -54,9 +54,11 @@ impl Default for LiveConfig {
 /// Events read per query when the hub or a stream reads the log.
 pub const LOG_PAGE: usize = 500;
 
-/// The live views of one server. Dropping it stops its thread.
+/// The live views of one server. Dropping it stops its thread and waits for it, so that the
+/// store is released (sled allows one process per directory).
 pub struct LiveHub {
     shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 struct Shared {
@@ -93,10 +95,10 @@ impl LiveHub {
         });
         let following = Arc::clone(&shared);
         let spawned = std::thread::Builder::new().name("lobby-live".into()).spawn(move || follow(&following));
-        if let Err(error) = spawned {
-            tracing::error!(%error, "cannot start the live thread: streams and statistics stay empty");
-        }
-        Self { shared }
+        let thread = spawned
+            .map_err(|error| tracing::error!(%error, "cannot start the live thread: streams and statistics stay empty"))
+            .ok();
+        Self { shared, thread }
     }
 
     /// The configuration.
@@ -141,6 +143,9 @@ impl LiveHub {
 impl Drop for LiveHub {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -204,7 +209,7 @@ fn follow(shared: &Shared) {
             Ok(feed) => break feed,
             Err(error) => {
                 tracing::warn!(%error, "live views cannot subscribe yet; retrying");
-                std::thread::sleep(Duration::from_secs(1));
+                pause(shared);
             }
         }
     };
@@ -218,13 +223,13 @@ fn follow(shared: &Shared) {
             Ok(()) => break,
             Err(error) => {
                 tracing::warn!(%error, "reading the live state failed; retrying");
-                std::thread::sleep(Duration::from_secs(1));
+                pause(shared);
             }
         }
     }
     shared.ready.store(true, Ordering::Release);
     while !shared.stop.load(Ordering::Relaxed) {
-        let Some(event) = feed.next_timeout(Duration::from_millis(200)) else { continue };
+        let Some(event) = feed.next_timeout(Duration::from_millis(100)) else { continue };
         let seq = event.seq.0;
         let live = match LiveEvent::load(&shared.store, event) {
             Ok(live) => Arc::new(live),
@@ -242,6 +247,16 @@ fn follow(shared: &Shared) {
         }
         // No subscriber is not an error.
         let _ = shared.sender.send(live);
+    }
+}
+
+/// Waits a second before retrying, waking early to stop.
+fn pause(shared: &Shared) {
+    for _ in 0..10 {
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

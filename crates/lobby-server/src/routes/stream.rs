@@ -228,7 +228,7 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap, query: Qu
     let scope = Scope::of(&user, agent.as_ref(), manager);
     // Subscribe before anything is read from the log.
     let live = state.live().subscribe();
-    let (sender, receiver) = mpsc::channel(64);
+    let (sender, receiver) = mpsc::channel(OUTBOX);
     tokio::spawn(pump(state.clone(), scope, live, resume, sender));
     let mut response = Sse::new(ReceiverStream::new(receiver)).into_response();
     // Proxies (nginx) must not hold the events back.
@@ -237,6 +237,10 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap, query: Qu
 }
 
 type Outbox = mpsc::Sender<Result<SseEvent, Infallible>>;
+
+/// Events queued for one client beyond what its socket holds; a live event that finds them all
+/// taken disconnects the client.
+const OUTBOX: usize = 64;
 
 /// Feeds one stream until its client goes away or falls behind.
 async fn pump(
@@ -293,16 +297,14 @@ async fn pump(
                     }
                     scope.update(&event);
                     if let Some(rendered) = render(&scope, &event) {
-                        if send(&out, rendered).await {
+                        if !offer(&out, rendered, last) {
                             return;
                         }
                     }
                     last = seq;
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    metrics::counter!("lobby_stream_slow_disconnects_total").increment(1);
-                    tracing::info!(missed, last, "stream fell behind; disconnecting it (the client resumes from the log)");
-                    let _ = out.try_send(Ok(SseEvent::default().comment("too slow: reconnect with Last-Event-ID")));
+                    slow(&out, last, missed);
                     return;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -310,7 +312,7 @@ async fn pump(
             _ = heartbeat.tick() => {
                 let now = state.engine().config().clock.now();
                 let beat = SseEvent::default().event("heartbeat").id(last.to_string()).data(json!({ "ts": now }).to_string());
-                if send(&out, beat).await {
+                if !offer(&out, beat, last) {
                     return;
                 }
             }
@@ -390,7 +392,28 @@ async fn snapshot(state: &AppState, scope: &Scope, head: u64) -> Option<Value> {
     }
 }
 
-/// Sends one event; `true` when the client has gone.
+/// Queues a live event without waiting: a client whose outbox is full is not keeping up, and is
+/// disconnected rather than waited for. `false` when the stream must end.
+fn offer(out: &Outbox, event: SseEvent, last: u64) -> bool {
+    match out.try_send(Ok(event)) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            slow(out, last, 0);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+/// Counts and logs a stream dropped for falling behind. Its client resumes from the log.
+fn slow(out: &Outbox, last: u64, missed: u64) {
+    metrics::counter!("lobby_stream_slow_disconnects_total").increment(1);
+    tracing::info!(last, missed, "stream fell behind; disconnecting it (its client resumes from the log)");
+    let _ = out.try_send(Ok(SseEvent::default().comment("too slow: reconnect with Last-Event-ID")));
+}
+
+/// Sends one event, waiting for room (snapshots and replays, which read at the client's
+/// pace); `true` when the client has gone.
 async fn send(out: &Outbox, event: SseEvent) -> bool {
     out.send(Ok(event)).await.is_err()
 }

@@ -161,6 +161,7 @@ fn the_timer_loop_fires_a_deadline_when_the_clock_reaches_it() {
         dispatch_interval: Duration::from_millis(200),
         password_cost: PasswordCost::Fast,
         clock: clock.clone(),
+        ..ServerConfig::default()
     });
     let admin = server.admin();
     let (token, rid) = server.visitor_with_room("tok-1", "Marcos", None);

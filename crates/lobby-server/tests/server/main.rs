@@ -8,3 +8,4 @@ mod conversations;
 mod demo;
 mod fuzz;
 mod helpers;
+mod live;
