@@ -325,8 +325,8 @@ function renderChats() {
       h('td', {}, name),
       h('td', {}, departmentName(inquiry.department)),
       h('td', { class: 'since', 'data-since': inquiry.takenAt }, duration(Date.now() - since(inquiry.takenAt))),
-      h('td', {}, inquiry.lastMessage ? inquiry.lastMessage.msg.slice(0, 40) : ''),
-      h('td', {},
+      h('td', { class: 'message' }, inquiry.lastMessage ? inquiry.lastMessage.msg.slice(0, 80) : ''),
+      h('td', { class: 'actions' },
         h('button', { type: 'button', 'data-action': 'return', 'aria-label': `Return ${name} to the queue`,
           onclick: () => act('Return', () => api('POST', 'livechat/inquiries.returnAsInquiry', { roomId: inquiry.rid })) }, 'Return'),
         ' ', select, ' ',
@@ -467,8 +467,9 @@ function chart(points) {
   el('text', { x: left, y: 176 }, '−60 min');
   el('text', { x: right - 20, y: 176 }, 'now');
   el('polyline', { class: 'line-waiting', points: points.map((p, i) => `${x(i)},${y(p.waiting)}`).join(' ') });
-  const sl = points.map((p, i) => (p.serviceLevel === null ? null : `${x(i)},${ySl(p.serviceLevel)}`)).filter(Boolean);
-  if (sl.length) el('polyline', { class: 'line-sl', points: sl.join(' ') });
+  const sl = points.map((p, i) => (p.serviceLevel === null ? null : [x(i), ySl(p.serviceLevel)])).filter(Boolean);
+  if (sl.length > 1) el('polyline', { class: 'line-sl', points: sl.map(([a, b]) => `${a},${b}`).join(' ') });
+  for (const [a, b] of sl) el('circle', { class: 'dot-sl', cx: a, cy: b, r: 2.5 });
   return svg;
 }
 

@@ -4,6 +4,7 @@
 
 mod api;
 mod bad_input;
+mod browser;
 mod conversations;
 mod demo;
 mod fuzz;
