@@ -186,8 +186,18 @@ pub fn instructions(info: &DemoInfo, base_url: &str, store: &str, traffic: u32) 
 
 /// Names simulated visitors take, in turn.
 const TRAFFIC_NAMES: [&str; 12] = [
-    "Ines Moreau", "Tomasz Nowak", "Aiko Sato", "Diego Ramos", "Fatima Zahra", "Liam O'Brien", "Mei Chen",
-    "Olu Adeyemi", "Sofia Rossi", "Arjun Mehta", "Hanna Berg", "Youssef Amrani",
+    "Ines Moreau",
+    "Tomasz Nowak",
+    "Aiko Sato",
+    "Diego Ramos",
+    "Fatima Zahra",
+    "Liam O'Brien",
+    "Mei Chen",
+    "Olu Adeyemi",
+    "Sofia Rossi",
+    "Arjun Mehta",
+    "Hanna Berg",
+    "Youssef Amrani",
 ];
 /// No more arrivals while this many conversations wait: the demo queue stays readable.
 const TRAFFIC_MAX_WAITING: usize = 15;
@@ -223,8 +233,7 @@ pub async fn traffic(state: AppState, per_minute: u32, mut stop: tokio::sync::wa
                 _ => Some("Support".to_owned()),
             };
             let name = TRAFFIC_NAMES[(number as usize) % TRAFFIC_NAMES.len()];
-            let details =
-                VisitorDetails { token: token.clone(), name: Some(name.to_owned()), email: None, department };
+            let details = VisitorDetails { token: token.clone(), name: Some(name.to_owned()), email: None, department };
             engine.register_visitor(&details)?;
             engine.open_room(&token, None)?;
             Ok(())

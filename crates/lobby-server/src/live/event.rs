@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use lobby_core::{
-    Agent, Department, DepartmentId, Event, EventKind, Inquiry, InquiryStatus, ServedBy, StoreError, StoreExt,
-    UserId,
+    Agent, Department, DepartmentId, Event, EventKind, Inquiry, InquiryStatus, ServedBy, StoreError, StoreExt, UserId,
 };
 
 use crate::SharedStore;
@@ -161,7 +160,8 @@ mod tests {
     fn replayed_events_show_the_inquiry_as_each_left_it() {
         let store: SharedStore = Arc::new(MemoryStore::new());
         let engine = Engine::new(Arc::clone(&store));
-        let alice = engine.create_user(&Actor::System, NewUser::new("alice", "Alice", [Role::livechat_agent()])).unwrap();
+        let alice =
+            engine.create_user(&Actor::System, NewUser::new("alice", "Alice", [Role::livechat_agent()])).unwrap();
         let visitor = VisitorSummary::new(VisitorId::new("v1").unwrap(), "guest", "tok");
         let inquiry = engine.enqueue(&Actor::System, NewInquiry::new(visitor, "Marcos")).unwrap();
         engine.dispatch(&Actor::System).unwrap();

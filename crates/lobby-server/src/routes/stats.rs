@@ -71,7 +71,9 @@ pub async fn queue(State(state): State<AppState>, user: AuthUser, query: QueryPa
     }
     drop(now);
     match sort {
-        None | Some(("chats", false)) => rows.sort_by(|a, b| (Reverse(a.1), &a.2, &a.3).cmp(&(Reverse(b.1), &b.2, &b.3))),
+        None | Some(("chats", false)) => {
+            rows.sort_by(|a, b| (Reverse(a.1), &a.2, &a.3).cmp(&(Reverse(b.1), &b.2, &b.3)))
+        }
         Some(("chats", true)) => rows.sort_by(|a, b| (a.1, &a.2, &a.3).cmp(&(b.1, &b.2, &b.3))),
         Some(("user.username", ascending)) => {
             rows.sort_by(|a, b| (&a.2, &a.3).cmp(&(&b.2, &b.3)));
@@ -100,8 +102,8 @@ fn parse_queue_sort(raw: &str) -> Result<(&'static str, bool), ApiError> {
     let (Some((name, direction)), None) = (entries.next(), entries.next()) else { return Err(invalid()) };
     let field = QUEUE_SORT_FIELDS.iter().find(|field| *field == name).ok_or_else(invalid)?;
     match direction.as_f64() {
-        Some(value) if value == 1.0 => Ok((field, true)),
-        Some(value) if value == -1.0 => Ok((field, false)),
+        Some(1.0) => Ok((field, true)),
+        Some(-1.0) => Ok((field, false)),
         _ => Err(invalid()),
     }
 }

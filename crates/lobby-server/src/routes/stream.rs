@@ -55,7 +55,12 @@ const TICKET_PURPOSE: &str = "lobby inquiries.stream ticket";
 /// `POST livechat/inquiries.streamTicket` (Lobby's own): a ticket that lets the caller open
 /// `inquiries.stream?ticket=…` within a minute. It is good for nothing else, and stops working
 /// when the login it was made with signs out.
-pub async fn ticket(State(state): State<AppState>, user: AuthUser, headers: HeaderMap, JsonBody(body): JsonBody) -> Reply {
+pub async fn ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Reply {
     crate::input::check_object(&body, &[], Additional::Rejected)?;
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
     let expires = state.engine().config().clock.now().plus_millis(TICKET_LIFETIME_MS);
@@ -90,9 +95,10 @@ async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<User, ApiError>
     let Ok(user_id) = UserId::new(user) else { return Err(ApiError::not_logged_in()) };
     let user = state.run(move |engine| engine.user(&user_id)).await?.filter(|u| u.active);
     let Some(user) = user else { return Err(ApiError::not_logged_in()) };
-    let genuine = user.login_token_hashes.iter().fold(false, |found, key| {
-        found | constant_time_eq(&ticket_mac(user.id.as_str(), expires, key), &mac)
-    });
+    let genuine = user
+        .login_token_hashes
+        .iter()
+        .fold(false, |found, key| found | constant_time_eq(&ticket_mac(user.id.as_str(), expires, key), &mac));
     if genuine {
         Ok(user)
     } else {
@@ -205,7 +211,11 @@ pub fn agent_json(agent: &Agent) -> Value {
 
 /// `GET livechat/inquiries.stream?ticket&lastEventId`, or with `X-User-Id`/`X-Auth-Token`, and
 /// `Last-Event-ID` to resume. Needs `view-l-room`.
-pub async fn stream(State(state): State<AppState>, headers: HeaderMap, query: QueryParams) -> Result<Response, ApiError> {
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let user = match (header("x-user-id"), header("x-auth-token"), query.get("ticket")) {
         (Some(user_id), Some(token), _) => authenticate(&state, user_id, token).await?,
@@ -214,9 +224,9 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap, query: Qu
     };
     query.check(&[optional("ticket", Kind::String), optional("lastEventId", Kind::String)])?;
     let resume = match header("last-event-id").filter(|v| !v.is_empty()).or(query.get("lastEventId")) {
-        Some(text) => Some(
-            text.parse::<u64>().map_err(|_| ApiError::invalid_params("Last-Event-ID must be an event number"))?,
-        ),
+        Some(text) => {
+            Some(text.parse::<u64>().map_err(|_| ApiError::invalid_params("Last-Event-ID must be an event number"))?)
+        }
         None => None,
     };
     if !state.engine().allows(&user, Permission::ViewLRoom) {
@@ -352,7 +362,8 @@ async fn snapshot(state: &AppState, scope: &Scope, head: u64) -> Option<Value> {
         let mut agents = Vec::new();
         match &scope {
             Scope::Everything => {
-                let served = store.list_inquiries(&query(StatusSet::only(InquiryStatus::Taken), DepartmentFilter::Any))?;
+                let served =
+                    store.list_inquiries(&query(StatusSet::only(InquiryStatus::Taken), DepartmentFilter::Any))?;
                 truncated |= served.total > served.items.len();
                 inquiries.extend(served.items.iter().map(wire::inquiry));
                 agents.extend(store.agents()?.iter().map(|agent| agent_json(&agent.value)));

@@ -1326,7 +1326,8 @@ fn corpus_entries_for_open_bugs() {
         let request = entry.request(&fixture);
         match client.send(&request) {
             Ok(Some(reply)) => {
-                let mut problems: Vec<String> = check_reply_for(&request.method, content_of(&request), &reply).err().into_iter().collect();
+                let mut problems: Vec<String> =
+                    check_reply_for(&request.method, content_of(&request), &reply).err().into_iter().collect();
                 problems.extend(entry.check_expectations(&reply).err());
                 let after = fixture.snapshot();
                 if reply.status >= 400 && after != before {

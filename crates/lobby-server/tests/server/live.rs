@@ -178,12 +178,16 @@ fn streams_show_each_user_its_own_scope() {
         assert_eq!(reply.status, 200, "{}", reply.raw);
     }
     // Sales' conversation moves to Support's queue.
-    let forwarded =
-        server.post("/api/v1/livechat/room.forward", Some(&admin), &json!({"roomId": sales, "departmentId": support_id(&server)}));
+    let forwarded = server.post(
+        "/api/v1/livechat/room.forward",
+        Some(&admin),
+        &json!({"roomId": sales, "departmentId": support_id(&server)}),
+    );
     assert_eq!(forwarded.status, 200, "{}", forwarded.raw);
     // Everyone sees the public queue: a marker there ends each reading.
     let (_, marker) = server.visitor_with_room("f-marker", "End", None);
-    let seen: Vec<Vec<SseEvent>> = streams.iter_mut().map(|client| client.until(|e| is_about(e, &marker, "added"))).collect();
+    let seen: Vec<Vec<SseEvent>> =
+        streams.iter_mut().map(|client| client.until(|e| is_about(e, &marker, "added"))).collect();
     let rooms = |events: &[SseEvent]| -> BTreeSet<String> {
         events.iter().filter(|e| e.name.is_empty()).filter_map(|e| e.data["rid"].as_str().map(str::to_owned)).collect()
     };
@@ -205,7 +209,11 @@ fn streams_show_each_user_its_own_scope() {
 
     // Agent records: alice sees her own two changes; bob none of hers; the manager both.
     let agent_events = |events: &[SseEvent]| -> Vec<String> {
-        events.iter().filter(|e| e.name == "agent").map(|e| e.data["statusLivechat"].as_str().unwrap().to_owned()).collect()
+        events
+            .iter()
+            .filter(|e| e.name == "agent")
+            .map(|e| e.data["statusLivechat"].as_str().unwrap().to_owned())
+            .collect()
     };
     assert_eq!(agent_events(&seen[1]), ["not-available", "available"]);
     assert!(agent_events(&seen[2]).is_empty());
@@ -281,7 +289,8 @@ fn a_slow_client_is_disconnected_and_commits_never_wait_for_it() {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let committer = std::thread::spawn(move || {
         for n in 0..COUNT {
-            let visitor = VisitorSummary::new(VisitorId::new(format!("slow-{n}")).unwrap(), "guest", format!("tok-{n}"));
+            let visitor =
+                VisitorSummary::new(VisitorId::new(format!("slow-{n}")).unwrap(), "guest", format!("tok-{n}"));
             let mut new = NewInquiry::new(visitor, format!("Visitor {n}"));
             new.message = "x".repeat(16 * 1024);
             engine.enqueue(&Actor::System, new).expect("commits go on");
@@ -322,7 +331,10 @@ fn a_slow_client_is_disconnected_and_commits_never_wait_for_it() {
     while let Some(event) = slow.next() {
         slow_added += usize::from(event.data["type"] == "added");
     }
-    assert!(slow_added < COUNT, "the slow client was disconnected ({slow_added} of {COUNT}, fast reconnects {reconnects})");
+    assert!(
+        slow_added < COUNT,
+        "the slow client was disconnected ({slow_added} of {COUNT}, fast reconnects {reconnects})"
+    );
     let metrics = ureq::get(&server.url("/metrics")).call().unwrap().into_string().unwrap();
     assert!(metrics.contains("lobby_stream_slow_disconnects_total"), "{metrics}");
 }
@@ -361,7 +373,10 @@ fn statistics_queue_and_metrics_follow_the_commits() {
     assert_eq!(now["agents"], json!({"total": 2, "available": 2, "eligible": 2}));
     let loads = now["agentLoads"].as_array().unwrap();
     let alice_load = loads.iter().find(|a| a["username"] == "alice").unwrap();
-    assert_eq!((alice_load["activeChats"].as_u64(), alice_load["statusLivechat"].as_str()), (Some(1), Some("available")));
+    assert_eq!(
+        (alice_load["activeChats"].as_u64(), alice_load["statusLivechat"].as_str()),
+        (Some(1), Some("available"))
+    );
     for window in ["fiveMinutes", "oneHour", "today"] {
         let w = &stats["windows"][window];
         assert_eq!((w["entered"].as_u64(), w["taken"].as_u64(), w["abandoned"].as_u64()), (Some(2), Some(1), Some(0)));
@@ -389,7 +404,8 @@ fn statistics_queue_and_metrics_follow_the_commits() {
     let inquiry = server.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={first}"), Some(&alice));
     let id = inquiry.body["inquiry"]["_id"].as_str().unwrap();
     let history = server.get(&format!("/api/v1/livechat/inquiries.history?inquiryId={id}"), Some(&alice));
-    let kinds: Vec<&str> = history.body["events"].as_array().unwrap().iter().map(|e| e["kind"]["what"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        history.body["events"].as_array().unwrap().iter().map(|e| e["kind"]["what"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["enqueued", "transition", "transition"], "{}", history.raw);
 
     let metrics = ureq::get(&server.url("/metrics")).call().unwrap();

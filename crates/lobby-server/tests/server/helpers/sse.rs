@@ -163,7 +163,8 @@ fn parse_block(block: &str) -> Option<SseEvent> {
             continue;
         }
         any = true;
-        let (field, value) = line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+        let (field, value) =
+            line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
         match field {
             "event" => name = value.to_owned(),
             "id" => id = value.parse().ok(),
