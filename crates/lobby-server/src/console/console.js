@@ -207,7 +207,9 @@ function live(source) {
 
 function reconnectLater() {
   setConnection(false, 'reconnecting…');
-  const delay = Math.min(500 * 2 ** state.retry, 4000);
+  // Quick at first (a restart takes a moment), then backing off, with jitter so that many
+  // consoles do not come back in step.
+  const delay = Math.min(250 * 2 ** state.retry, 4000) + Math.random() * 250;
   state.retry += 1;
   setTimeout(connect, delay);
 }

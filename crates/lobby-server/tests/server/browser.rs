@@ -118,8 +118,11 @@ fn has(value: &Value, rid: &str) -> bool {
 
 async fn sign_in(browser: &Client, base: &str, username: &str) {
     browser.goto(base).await.unwrap();
-    browser.find(Locator::Id("username")).await.unwrap().send_keys(username).await.unwrap();
-    browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    for (field, text) in [("username", username), ("password", PASSWORD)] {
+        let input = browser.find(Locator::Id(field)).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
     browser.find(Locator::Id("login-button")).await.unwrap().click().await.unwrap();
     wait_for(browser, &format!("{username}'s stream"), CONNECTION, |v| v == "live").await;
 }
@@ -191,7 +194,9 @@ fn two_agents_follow_one_queue_live_across_a_restart() {
         wait_for(&alice, "the queue of three", QUEUE, |v| waiting.iter().all(|rid| has(v, rid))).await;
         let shots = screenshot_dir();
         std::fs::write(shots.join("agent-view.png"), alice.screenshot().await.unwrap()).unwrap();
-        let boss = driver.session().await;
+        // The supervisor signs in where alice signed out (one browser fewer to start).
+        alice.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
+        let boss = alice;
         sign_in(&boss, &base, "admin").await;
         boss.find(Locator::Id("tab-supervisor")).await.unwrap().click().await.unwrap();
         let tiles = "return document.querySelectorAll('#tiles .tile').length";
@@ -205,7 +210,7 @@ fn two_agents_follow_one_queue_live_across_a_restart() {
         wait_for(&boss, "the history", history, |v| v.as_u64().unwrap_or(0) >= 2).await;
         std::fs::write(shots.join("supervisor-history.png"), boss.screenshot().await.unwrap()).unwrap();
         eprintln!("screenshots in {}", shots.display());
-        for browser in [alice, bob, boss] {
+        for browser in [bob, boss] {
             browser.close().await.unwrap();
         }
     });
