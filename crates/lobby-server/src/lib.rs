@@ -3,6 +3,9 @@
 //! A Rocket.Chat-compatible REST server around the Lobby engine: the livechat inquiries API
 //! (`inquiries.list`, `.take`, `.getOne`, `.queuedForUser`, `.returnAsInquiry`), sign-in, users,
 //! agents, departments and the visitor routes, with Rocket.Chat's envelopes and error strings.
+//! Beside the API: the live event stream (`inquiries.stream`, Server-Sent Events that resume
+//! from the durable log) and real-time statistics, both fed by [`live::LiveHub`]; Prometheus
+//! metrics at `/metrics` ([`metrics`]); and a web console at `/` ([`console`]).
 //!
 //! The engine and its stores are synchronous; every engine call runs on tokio's blocking pool.
 //! A background dispatcher releases (or, under an automatic routing method, assigns) queued

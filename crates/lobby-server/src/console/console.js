@@ -12,7 +12,7 @@ const state = {
   agents: new Map(),      // _id -> agent
   departments: new Map(), // _id -> name
   lastSeq: null,          // the last event id seen: where a reconnect resumes
-  queueOrder: 'timestamp',
+  queueOrder: 'queuedAt',
   source: null,
   retry: 0,
   view: 'agent',
@@ -243,10 +243,11 @@ function departmentName(id) {
   return state.departments.get(id) || id;
 }
 
+// The server says which field orders its queue (then queue age), as inquiries.queuedForUser does.
 function queueKey(inquiry) {
   const age = since(inquiry.queuedAt || inquiry.ts);
-  if (state.queueOrder === 'priority') return [inquiry.priorityWeight || 99, age];
-  if (state.queueOrder === 'sla') return [inquiry.estimatedWaitingTimeQueue || 9999999, age];
+  if (state.queueOrder === 'priorityWeight') return [inquiry.priorityWeight || 99, age];
+  if (state.queueOrder === 'estimatedWaitingTimeQueue') return [inquiry.estimatedWaitingTimeQueue || 9999999, age];
   return [age, 0];
 }
 

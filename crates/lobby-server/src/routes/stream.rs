@@ -33,8 +33,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use lobby_core::{
     Agent, AgentAvailability, DepartmentFilter, DepartmentId, EventKind, EventQuery, EventSeq, InquiryFilter,
-    InquiryQuery, InquiryStatus, Permission, QueueOrder, ReservationFilter, StatusSet, StoreExt, Timestamp, User,
-    UserId,
+    InquiryQuery, InquiryStatus, Permission, ReservationFilter, StatusSet, StoreExt, Timestamp, User, UserId,
 };
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -186,6 +185,12 @@ pub fn render(scope: &Scope, live: &LiveEvent) -> Option<SseEvent> {
         Some(record) => {
             let mut body = agent_json(record);
             body["type"] = json!(Change::Changed.as_str());
+            // The record was read after the event (a replay reads it much later): the
+            // availability the event recorded wins.
+            if let EventKind::AgentChanged { availability, .. } = &live.event.event.kind {
+                body["statusLivechat"] = json!(availability.as_str());
+                body["online"] = json!(*availability == AgentAvailability::Available);
+            }
             body
         }
         None => json!({ "type": Change::Removed.as_str(), "_id": agent }),
@@ -379,14 +384,11 @@ async fn snapshot(state: &AppState, scope: &Scope, head: u64) -> Option<Value> {
                 }
             }
         }
-        let order = match order {
-            QueueOrder::Timestamp => "timestamp",
-            QueueOrder::Priority => "priority",
-            QueueOrder::Sla => "sla",
-        };
         Ok(json!({
             "seq": head,
-            "queueOrder": order,
+            // The field the queue is ordered by (then by queue age): `queuedAt`,
+            // `priorityWeight` or `estimatedWaitingTimeQueue`.
+            "queueOrder": order.sort().field.wire_name(),
             "inquiries": inquiries,
             "agents": agents,
             "truncated": truncated,
