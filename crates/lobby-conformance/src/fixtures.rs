@@ -4,7 +4,8 @@ use std::sync::Barrier;
 
 use lobby_core::{
     Actor, Agent, AgentUpdate, DepartmentId, Engine, EngineConfig, Inquiry, InquiryId, InquiryStatus, NewInquiry,
-    NewUser, PriorityWeight, Record, Role, RoomId, ServedBy, Store, Timestamp, User, UserId, VisitorId, VisitorSummary,
+    NewUser, Offer, PriorityWeight, Record, Role, RoomId, ServedBy, Store, Timestamp, User, UserId, VisitorId,
+    VisitorSummary,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -42,7 +43,7 @@ pub fn visitor(n: usize) -> VisitorSummary {
 
 /// An inquiry with every sortable field drawn from a small range, so ties are common.
 pub fn random_inquiry(n: usize, rng: &mut StdRng) -> Inquiry {
-    let status = InquiryStatus::ALL[rng.gen_range(0..4)];
+    let status = InquiryStatus::ALL[rng.gen_range(0..InquiryStatus::ALL.len())];
     let ts = Timestamp::from_millis(1_560_000_000_000 + rng.gen_range(0..50) * 1_000);
     let department = match rng.gen_range(0..4) {
         0 => None,
@@ -62,6 +63,10 @@ pub fn random_inquiry(n: usize, rng: &mut StdRng) -> Inquiry {
         estimated_waiting_time_queue: rng.gen_range(0..3) * 10,
         queued_at: rng.gen_bool(0.8).then(|| ts.plus_millis(rng.gen_range(0..5_000))),
         taken_at: served_by.as_ref().map(|s| s.ts),
+        offer: (status == InquiryStatus::Offered).then(|| Offer {
+            agent: ServedBy { id: UserId::new("agent0").unwrap(), username: "agent".into(), ts },
+            expires_at: ts.plus_millis(30_000),
+        }),
         served_by,
         updated_at: Timestamp::from_millis(1_560_000_000_000 + rng.gen_range(0..50) * 1_000),
         ..Inquiry::new(id, rid, visitor(n), name, ts)

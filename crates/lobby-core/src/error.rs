@@ -54,6 +54,28 @@ pub enum CoreError {
     /// Someone else serves the conversation already.
     #[error("Inquiry already taken")]
     InquiryAlreadyTaken,
+    /// The conversation is offered to another agent, who has the first say.
+    #[error("The inquiry is offered to another agent")]
+    OfferedToAnotherAgent,
+    /// No offer of this conversation to this agent is pending (never made, accepted already,
+    /// rejected, or passed on after it lapsed).
+    #[error("There is no pending offer of this inquiry to this agent")]
+    NoPendingOffer,
+    /// The offer lapsed; the conversation is on its way to another agent.
+    #[error("The offer has expired")]
+    OfferExpired,
+    /// The conversation is on hold already.
+    #[error("The room is already on hold")]
+    AlreadyOnHold,
+    /// The conversation is not on hold.
+    #[error("The room is not on hold")]
+    NotOnHold,
+    /// The visitor wrote last: the agent owes an answer, so the chat cannot be put on hold.
+    #[error("The contact sent the last message, so the room cannot be placed on hold")]
+    ContactSentLastMessage,
+    /// Only a served conversation can be put on hold.
+    #[error("Unserved rooms cannot be placed on hold")]
+    UnservedCannotHold,
     /// The state machine does not allow this transition from this status.
     #[error("Cannot {transition} an inquiry that is {from}")]
     IllegalTransition {
@@ -126,6 +148,13 @@ impl CoreError {
             Self::InquiryNotFound => "error-not-found",
             Self::RoomNotFound => "error-invalid-room",
             Self::InquiryAlreadyTaken => "error-inquiry-taken",
+            Self::OfferedToAnotherAgent => "error-inquiry-offered-to-another-agent",
+            Self::NoPendingOffer => "error-no-pending-offer",
+            Self::OfferExpired => "error-offer-expired",
+            Self::AlreadyOnHold => "error-room-is-already-on-hold",
+            Self::NotOnHold => "error-room-not-on-hold",
+            Self::ContactSentLastMessage => "error-contact-sent-last-message-so-cannot-place-on-hold",
+            Self::UnservedCannotHold => "error-unserved-rooms-cannot-be-placed-onhold",
             Self::RoomClosed => "room-closed",
             Self::SameDepartment => "error-forwarding-chat-same-department",
             Self::AlreadyServedBy => "error-selected-agent-room-agent-are-same",

@@ -112,6 +112,9 @@ pub enum EventKind {
         agent: UserId,
         /// Its availability afterwards.
         availability: AgentAvailability,
+        /// Why, when the system changed it: "missed 3 offers in a row", "business hours".
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
     },
     /// An agent profile was removed.
     AgentRemoved {

@@ -64,7 +64,7 @@ pub use event::{Actor, Event, EventKind, EventQuery, EventSeq, NewEvent, Routing
 pub use ids::{meteor_id, DepartmentId, InquiryId, RoomId, UserId, VisitorId, MAX_ID_LEN};
 pub use model::{
     Agent, AgentAvailability, Deadline, DefaultAgent, Department, DepartmentTimers, Inquiry, InquirySource,
-    InquiryStatus, LastMessage, MessageAuthor, PriorityWeight, ResponseBy, Role, RoomType, ServedBy, SourceType,
+    InquiryStatus, LastMessage, MessageAuthor, Offer, PriorityWeight, ResponseBy, Role, RoomType, ServedBy, SourceType,
     TimerRule, TimerSetting, User, Visitor, VisitorStatus, VisitorSummary, NO_SLA_MINUTES,
 };
 pub use permissions::{Permission, PermissionPolicy};
@@ -79,4 +79,4 @@ pub use store::{
     Versioned, Write,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use timers::{AgentLeave, AgentLeaveAction, TimerConfig};
+pub use timers::{AbandonedRoomsAction, AgentLeave, AgentLeaveAction, TimerConfig};

@@ -26,11 +26,15 @@ pub enum Permission {
     CreateUser,
     /// Run routing (release and assign queued inquiries) on demand.
     ViewLivechatQueue,
+    /// Put a conversation one serves on hold.
+    OnHoldLivechatRoom,
+    /// Put on hold, or resume, a conversation someone else serves.
+    OnHoldOthersLivechatRoom,
 }
 
 impl Permission {
     /// Every permission, for tables and checks.
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 11] = [
         Self::ViewLivechatManager,
         Self::ViewLRoom,
         Self::TransferLivechatGuest,
@@ -40,6 +44,8 @@ impl Permission {
         Self::ManageLivechatDepartments,
         Self::CreateUser,
         Self::ViewLivechatQueue,
+        Self::OnHoldLivechatRoom,
+        Self::OnHoldOthersLivechatRoom,
     ];
 
     /// Rocket.Chat's name for it.
@@ -54,6 +60,8 @@ impl Permission {
             Self::ManageLivechatDepartments => "manage-livechat-departments",
             Self::CreateUser => "create-user",
             Self::ViewLivechatQueue => "view-livechat-queue",
+            Self::OnHoldLivechatRoom => "on-hold-livechat-room",
+            Self::OnHoldOthersLivechatRoom => "on-hold-others-livechat-room",
         }
     }
 
@@ -65,8 +73,9 @@ impl Permission {
             | Self::TransferLivechatGuest
             | Self::CloseOthersLivechatRoom
             | Self::ManageLivechatAgents
-            | Self::ManageLivechatDepartments => MANAGERS,
-            Self::ViewLRoom | Self::CloseLivechatRoom | Self::ViewLivechatQueue => STAFF,
+            | Self::ManageLivechatDepartments
+            | Self::OnHoldOthersLivechatRoom => MANAGERS,
+            Self::ViewLRoom | Self::CloseLivechatRoom | Self::ViewLivechatQueue | Self::OnHoldLivechatRoom => STAFF,
             Self::CreateUser => &[Role::ADMIN],
         }
     }

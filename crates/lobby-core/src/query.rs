@@ -14,7 +14,7 @@ pub struct StatusSet(u8);
 
 impl StatusSet {
     /// Every status.
-    pub const ALL: StatusSet = StatusSet(0b1111);
+    pub const ALL: StatusSet = StatusSet((1 << InquiryStatus::ALL.len()) - 1);
 
     /// Just `status`.
     pub fn only(status: InquiryStatus) -> Self {

@@ -32,6 +32,44 @@ pub struct TimerConfig {
     pub max_queue_wait: Option<Duration>,
     /// What happens to an agent's conversations when it goes away and stays away.
     pub agent_leave: AgentLeave,
+    /// Offer mode (Lobby's): automatic routing offers each conversation to one agent for this
+    /// long instead of assigning it; the agent accepts or rejects, and an offer that lapses
+    /// goes to the next agent. `None` = direct assignment, as in Rocket.Chat.
+    pub offer_timeout: Option<Duration>,
+    /// After this many lapsed offers in a row an agent is set not-available; 0 = never.
+    pub missed_offers_before_away: u32,
+    /// How long a conversation may stay on hold before it closes
+    /// (`Livechat_auto_close_on_hold_chats_timeout`); `None` = off.
+    pub on_hold_auto_close: Option<Duration>,
+    /// What happens when the visitor does not answer an agent within
+    /// [`TimerConfig::visitor_inactivity`] (`Livechat_abandoned_rooms_action`).
+    pub abandoned_rooms: AbandonedRoomsAction,
+    /// How long the visitor has to answer the agent's last message
+    /// (`Livechat_visitor_inactivity_timeout`); `None` = off.
+    pub visitor_inactivity: Option<Duration>,
+}
+
+/// `Livechat_abandoned_rooms_action`: what becomes of a conversation whose visitor went silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AbandonedRoomsAction {
+    /// Nothing.
+    #[default]
+    None,
+    /// It closes.
+    Close,
+    /// It goes on hold, freeing the agent's slot.
+    OnHold,
+}
+
+impl AbandonedRoomsAction {
+    /// The setting's value as the server flag spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Close => "close",
+            Self::OnHold => "on-hold",
+        }
+    }
 }
 
 /// `Livechat_agent_leave_action` with `Livechat_agent_leave_action_timeout`.
@@ -77,6 +115,15 @@ impl TimerConfig {
         overrides(department).max_queue_wait.resolve(self.max_queue_wait)
     }
 
+    /// The visitor-inactivity timeout for a conversation of `department`; `None` when off or
+    /// when abandoned rooms are left alone.
+    pub fn visitor_inactivity_for(&self, department: Option<&Department>) -> Option<Duration> {
+        if self.abandoned_rooms == AbandonedRoomsAction::None {
+            return None;
+        }
+        overrides(department).visitor_inactivity.resolve(self.visitor_inactivity)
+    }
+
     /// Whether auto-transfer has used up its hops for `inquiry`: it is not armed again, and
     /// dispatch no longer assigns the inquiry by itself.
     pub fn auto_transfer_exhausted(&self, inquiry: &Inquiry) -> bool {
@@ -87,24 +134,42 @@ impl TimerConfig {
     /// one (for the overrides). Sorted by due time.
     pub fn inquiry_deadlines(&self, inquiry: &Inquiry, department: Option<&Department>) -> Vec<Deadline> {
         let mut deadlines = Vec::new();
-        match inquiry.status {
-            InquiryStatus::Queued | InquiryStatus::Open => {
-                if let Some(wait) = self.max_queue_wait_for(department) {
-                    deadlines.push(Deadline { rule: TimerRule::QueueOverflow, due: inquiry.age_key().plus(wait) });
-                }
+        let mut push = |rule, due| deadlines.push(Deadline { rule, due });
+        if inquiry.status.is_unserved() {
+            if let Some(wait) = self.max_queue_wait_for(department) {
+                push(TimerRule::QueueOverflow, inquiry.age_key().plus(wait));
             }
-            InquiryStatus::Taken => {
-                let taken_at = inquiry.taken_at.unwrap_or(inquiry.updated_at);
-                let answered = inquiry.response_by.as_ref().is_some_and(|r| r.last_message_ts >= taken_at);
-                if let Some(timeout) = self.auto_transfer_for(department) {
-                    if !answered && !self.auto_transfer_exhausted(inquiry) {
-                        deadlines.push(Deadline { rule: TimerRule::AutoTransfer, due: taken_at.plus(timeout) });
+        }
+        if let Some(offer) = &inquiry.offer {
+            push(TimerRule::OfferTimeout, offer.expires_at);
+        }
+        if inquiry.status == InquiryStatus::Taken {
+            match inquiry.on_hold_since {
+                Some(since) => {
+                    if let Some(timeout) = self.on_hold_auto_close {
+                        push(TimerRule::OnHoldAutoClose, since.plus(timeout));
+                    }
+                }
+                None => {
+                    let taken_at = inquiry.taken_at.unwrap_or(inquiry.updated_at);
+                    let agent_wrote = inquiry.response_by.as_ref().map(|r| r.last_message_ts);
+                    let answered = agent_wrote.is_some_and(|at| at >= taken_at);
+                    if let Some(timeout) = self.auto_transfer_for(department) {
+                        if !answered && !self.auto_transfer_exhausted(inquiry) {
+                            push(TimerRule::AutoTransfer, taken_at.plus(timeout));
+                        }
+                    }
+                    // The agent wrote last: the visitor owes an answer.
+                    let visitor_silent =
+                        agent_wrote.filter(|at| inquiry.contact_last_message_at.is_none_or(|visitor| visitor < *at));
+                    if let (Some(at), Some(timeout)) = (visitor_silent, self.visitor_inactivity_for(department)) {
+                        push(TimerRule::VisitorInactivity, at.plus(timeout));
                     }
                 }
             }
-            InquiryStatus::Closed => {}
         }
-        deadlines.sort();
+        // Earliest first: that is the one to act on when several are due.
+        deadlines.sort_by_key(|d| (d.due, d.rule));
         deadlines
     }
 
@@ -156,6 +221,7 @@ mod tests {
             auto_transfer_max_hops: 2,
             max_queue_wait: Some(10 * MINUTE),
             agent_leave: AgentLeave { action: AgentLeaveAction::Forward, timeout: MINUTE },
+            ..TimerConfig::default()
         }
     }
 

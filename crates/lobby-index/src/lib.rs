@@ -221,7 +221,7 @@ mod tests {
     fn arb_inquiry() -> impl Strategy<Value = Inquiry> {
         (
             0u32..40,
-            0usize..4,
+            0usize..InquiryStatus::ALL.len(),
             prop::option::of(prop::sample::select(vec!["d1", "d2"])),
             prop::sample::select(vec!["Ann", "Bob", "ann"]),
         )
@@ -229,7 +229,7 @@ mod tests {
     }
 
     fn arb_query() -> impl Strategy<Value = InquiryQuery> {
-        (0usize..4, 0usize..8, any::<bool>(), 0usize..30, 0usize..12, 0usize..3).prop_map(
+        (0usize..=InquiryStatus::ALL.len(), 0usize..8, any::<bool>(), 0usize..30, 0usize..12, 0usize..3).prop_map(
             |(s, f, desc, offset, limit, d)| {
                 let departments = match d {
                     0 => DepartmentFilter::Any,
@@ -238,7 +238,10 @@ mod tests {
                 };
                 InquiryQuery {
                     filter: InquiryFilter {
-                        statuses: if s == 3 { StatusSet::waiting() } else { StatusSet::only(InquiryStatus::ALL[s]) },
+                        statuses: match InquiryStatus::ALL.get(s) {
+                            Some(status) => StatusSet::only(*status),
+                            None => StatusSet::waiting(),
+                        },
                         departments,
                         reservation: ReservationFilter::Any,
                     },

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lobby_core::{
-    Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod, TimerConfig,
+    AbandonedRoomsAction, Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod,
+    TimerConfig,
 };
 use lobby_server::live::LiveConfig;
 use lobby_server::stores::StoreSpec;
@@ -59,6 +60,28 @@ struct Cli {
     /// Seconds an agent must stay away first (Rocket.Chat's `Livechat_agent_leave_action_timeout`).
     #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     agent_leave_timeout: u64,
+    /// Offer mode: automatic routing offers each conversation to one agent for this many
+    /// seconds; the agent accepts (`inquiries.acceptOffer` or `inquiries.take`) or rejects
+    /// (`inquiries.rejectOffer`), and a lapsed offer goes to the next agent. 0 = assign directly,
+    /// as Rocket.Chat does.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    offer_timeout: u64,
+    /// In offer mode, an agent who lets this many offers in a row lapse is set not-available;
+    /// 0 = never.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    missed_offers_before_away: u32,
+    /// Seconds a conversation may stay on hold before it closes (Rocket.Chat's
+    /// `Livechat_auto_close_on_hold_chats_timeout`); 0 = off.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    on_hold_auto_close_timeout: u64,
+    /// What happens when the visitor does not answer the agent within
+    /// `--visitor-inactivity-timeout` (Rocket.Chat's `Livechat_abandoned_rooms_action`).
+    #[arg(long, value_enum, default_value_t = AbandonedAction::None)]
+    abandoned_rooms_action: AbandonedAction,
+    /// Seconds the visitor has to answer the agent's last message (Rocket.Chat's
+    /// `Livechat_visitor_inactivity_timeout`, default 3600); 0 = off.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    visitor_inactivity_timeout: u64,
     /// How often the background dispatcher runs, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     dispatch_interval_ms: u64,
@@ -107,6 +130,16 @@ enum Routing {
     LoadBalancing,
     /// Longest since last routed (Load_Rotation).
     LoadRotation,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AbandonedAction {
+    /// Leave the conversation open.
+    None,
+    /// Close it.
+    Close,
+    /// Put it on hold, freeing the agent's slot.
+    OnHold,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -194,6 +227,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 },
                 timeout: Duration::from_secs(cli.agent_leave_timeout),
             },
+            offer_timeout: optional_seconds(cli.offer_timeout),
+            missed_offers_before_away: cli.missed_offers_before_away,
+            on_hold_auto_close: optional_seconds(cli.on_hold_auto_close_timeout),
+            abandoned_rooms: match cli.abandoned_rooms_action {
+                AbandonedAction::None => AbandonedRoomsAction::None,
+                AbandonedAction::Close => AbandonedRoomsAction::Close,
+                AbandonedAction::OnHold => AbandonedRoomsAction::OnHold,
+            },
+            visitor_inactivity: optional_seconds(cli.visitor_inactivity_timeout),
         },
         dispatch_interval: Duration::from_millis(cli.dispatch_interval_ms),
         password_cost: if cli.insecure_fast_password_hashing { PasswordCost::Fast } else { PasswordCost::Standard },

@@ -85,6 +85,7 @@ pub fn department(department: &Department) -> Value {
     for (field, setting) in [
         ("autoTransferTimeoutInSeconds", department.timers.auto_transfer),
         ("maxQueueWaitInSeconds", department.timers.max_queue_wait),
+        ("visitorInactivityTimeoutInSeconds", department.timers.visitor_inactivity),
     ] {
         match setting {
             TimerSetting::Inherit => {}
@@ -171,6 +172,9 @@ pub fn room(inquiry: &Inquiry) -> Value {
     }
     if inquiry.waiting_response {
         out["waitingResponse"] = json!(true);
+    }
+    if inquiry.on_hold_since.is_some() {
+        out["onHold"] = json!(true);
     }
     out
 }

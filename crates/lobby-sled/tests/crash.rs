@@ -154,6 +154,7 @@ fn verify(db: &Path, acks: &Path, round: usize, durability: Durability) -> usize
             InquiryStatus::Open => 1,
             InquiryStatus::Taken => 2,
             InquiryStatus::Closed => 3,
+            InquiryStatus::Offered => panic!("round {round}: {id} is offered, though the writer makes no offers"),
         };
         assert!(
             stage >= want.stage,

@@ -217,7 +217,7 @@ fn listings_match_the_reference_before_and_after_reopen() {
         create(&store, Record::Department(department("d2")));
         for round in 0..300u32 {
             let n = rng.gen_range(0..120u32);
-            let status = InquiryStatus::ALL[rng.gen_range(0..4)];
+            let status = InquiryStatus::ALL[rng.gen_range(0..InquiryStatus::ALL.len())];
             let department = [None, Some("d1"), Some("d2")][rng.gen_range(0..3)];
             let mut next = inquiry(n, status, department);
             next.updated_at = Timestamp::from_millis(i64::from(round));
@@ -238,11 +238,13 @@ fn listings_match_the_reference_before_and_after_reopen() {
     let store =
         SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
     check_queries(&store, &model, &mut rng);
-    // The taken inquiries are all served by agent-1; its record makes the loads add up.
+    // The taken inquiries are all served by agent-1, and the offered ones offered to it; its
+    // record makes the loads add up.
     let mut served = agent("agent-1", &[]);
-    served.chats =
-        model.values().filter(|(_, i)| i.status == InquiryStatus::Taken).map(|(_, i)| i.id.clone()).collect();
-    served.active_chats = served.chats.len() as u32;
+    let held = |status| model.values().filter(|(_, i)| i.status == status).map(|(_, i)| i.id.clone()).collect();
+    served.chats = held(InquiryStatus::Taken);
+    served.offers = held(InquiryStatus::Offered);
+    served.active_chats = (served.chats.len() + served.offers.len()) as u32;
     create(&store, Record::Agent(served));
     assert_eq!(assert_healthy(&store).count("inquiries"), model.len() as u64);
 }
@@ -250,9 +252,9 @@ fn listings_match_the_reference_before_and_after_reopen() {
 fn check_queries(store: &SledStore, model: &HashMap<InquiryId, (Version, Inquiry)>, rng: &mut StdRng) {
     let inquiries: Vec<&Inquiry> = model.values().map(|(_, i)| i).collect();
     for _ in 0..40 {
-        let statuses = match rng.gen_range(0..5) {
-            4 => StatusSet::waiting(),
-            s => StatusSet::only(InquiryStatus::ALL[s]),
+        let statuses = match InquiryStatus::ALL.get(rng.gen_range(0..=InquiryStatus::ALL.len())) {
+            Some(status) => StatusSet::only(*status),
+            None => StatusSet::waiting(),
         };
         let departments = match rng.gen_range(0..3) {
             0 => DepartmentFilter::Any,
@@ -395,7 +397,7 @@ fn integrity_check_finds_broken_indexes_and_agent_loads() {
         let text = String::from_utf8(records.get("agent/agent-1").unwrap().unwrap().to_vec()).unwrap();
         records.insert("agent/agent-1", text.replace("\"active_chats\":1", "\"active_chats\":2").as_bytes()).unwrap();
     });
-    assert!(wrong_load.contains("active_chats 2 but serves 1"), "{wrong_load}");
+    assert!(wrong_load.contains("active_chats 2 but holds 1 slots"), "{wrong_load}");
 }
 
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) {

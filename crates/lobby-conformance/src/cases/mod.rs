@@ -8,6 +8,7 @@ pub mod events;
 pub mod feed;
 pub mod lifecycle;
 pub mod listing;
+pub mod offers;
 pub mod races;
 pub mod records;
 

@@ -238,8 +238,9 @@ impl<S: Store> Engine<S> {
         self.authorize(actor, Permission::ManageLivechatAgents)?;
         self.retry(|| {
             let agent = self.store.agent(agent_id)?.ok_or(CoreError::NotAnAgent)?;
-            if agent.value.active_chats > 0 {
-                return Err(CoreError::AgentStillServing { conversations: agent.value.active_chats });
+            let held = agent.value.chats.len() + agent.value.offers.len();
+            if held > 0 {
+                return Err(CoreError::AgentStillServing { conversations: u32::try_from(held).unwrap_or(u32::MAX) });
             }
             let mut writes = vec![Write::delete(RecordKey::Agent(agent_id.clone()), agent.version)];
             if let Some(user) = self.store.user(agent_id)? {
@@ -484,7 +485,11 @@ fn agent_event(actor: &Actor, now: Timestamp, agent: &Agent) -> NewEvent {
         at: now,
         actor: actor.clone(),
         inquiry: None,
-        kind: EventKind::AgentChanged { agent: agent.id.clone(), availability: agent.availability },
+        kind: EventKind::AgentChanged {
+            agent: agent.id.clone(),
+            availability: agent.availability,
+            reason: String::new(),
+        },
     }
 }
 

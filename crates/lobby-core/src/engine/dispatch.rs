@@ -154,6 +154,8 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// Commits routing's choice: the inquiry assigned to the agent, or in offer mode offered
+    /// to it; either way the agent's slot is taken in the same commit.
     fn commit_assignment(
         &self,
         actor: &Actor,
@@ -163,30 +165,23 @@ impl<S: Store> Engine<S> {
         let now = self.now();
         let mut current = inquiry.value.clone();
         current.department = assignment.department.clone();
-        let served = self.served_by(&assignment.agent.value);
-        let assigned = machine::apply(&current, &Transition::Assign { agent: served }, now)?;
-        let agent = self.with_assignment(assignment.agent.value, &inquiry.value.id);
+        let transition = self.hand_over(&assignment.agent.value);
+        let handed = machine::apply(&current, &transition, now)?;
+        let agent = self.with_handover(assignment.agent.value, &inquiry.value.id, &transition);
         let routed = NewEvent {
             at: now,
             actor: actor.clone(),
-            inquiry: Some(assigned.id.clone()),
+            inquiry: Some(handed.id.clone()),
             kind: EventKind::Routed(assignment.decision),
         };
-        let transition = NewEvent {
-            at: now,
-            actor: actor.clone(),
-            inquiry: Some(assigned.id.clone()),
-            kind: EventKind::Transition {
-                transition: TransitionKind::Assign,
-                agent: Some(agent.id.clone()),
-                previous_agent: None,
-                department: assigned.department.clone(),
-                reason: String::new(),
-            },
+        let reason = match transition.kind() {
+            TransitionKind::Offer => format!("offered to {}", agent.username),
+            _ => String::new(),
         };
+        let transition = self.transition_event(actor, &current, &handed, transition.kind(), reason);
         let committed = self.commit(Commit {
             writes: vec![
-                Write::update(inquiry.version, Record::Inquiry(assigned)),
+                Write::update(inquiry.version, Record::Inquiry(handed)),
                 Write::update(assignment.agent.version, Record::Agent(agent.clone())),
             ],
             events: vec![routed, transition],
@@ -199,16 +194,7 @@ impl<S: Store> Engine<S> {
     /// order unless another sort is asked for. An agent sees its own queue with `view-l-room`;
     /// another's needs `view-livechat-manager`.
     pub fn queued_for_user(&self, actor: &Actor, request: &QueueRequest) -> Result<Page<Inquiry>, CoreError> {
-        let agent_id = match (&request.agent, actor) {
-            (Some(agent), Actor::User(me)) if agent == me => agent.clone(),
-            (Some(agent), _) => {
-                self.authorize(actor, Permission::ViewLivechatManager)?;
-                agent.clone()
-            }
-            (None, Actor::User(me)) => me.clone(),
-            (None, _) => return Err(CoreError::InvalidUser),
-        };
-        self.authorize(actor, Permission::ViewLRoom)?;
+        let agent_id = self.queue_owner(actor, request.agent.as_ref())?;
         let agent = self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?.value;
         let mut departments: BTreeSet<Option<DepartmentId>> = agent.departments.iter().cloned().map(Some).collect();
         departments.insert(None);
@@ -230,6 +216,22 @@ impl<S: Store> Engine<S> {
             limit: request.paging.limit(),
         };
         Ok(self.store.list_inquiries(&query)?)
+    }
+
+    /// Whose queue `actor` asks for: `agent`, or its own. Its own needs `view-l-room`; another
+    /// agent's `view-livechat-manager` too.
+    pub(super) fn queue_owner(&self, actor: &Actor, agent: Option<&UserId>) -> Result<UserId, CoreError> {
+        let agent_id = match (agent, actor) {
+            (Some(agent), Actor::User(me)) if agent == me => agent.clone(),
+            (Some(agent), _) => {
+                self.authorize(actor, Permission::ViewLivechatManager)?;
+                agent.clone()
+            }
+            (None, Actor::User(me)) => me.clone(),
+            (None, _) => return Err(CoreError::InvalidUser),
+        };
+        self.authorize(actor, Permission::ViewLRoom)?;
+        Ok(agent_id)
     }
 
     /// Where a waiting inquiry stands in its department's queue, and how long it may wait.

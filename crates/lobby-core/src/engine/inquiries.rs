@@ -230,7 +230,9 @@ impl<S: Store> Engine<S> {
     /// Takes an open inquiry for the acting user or, with `on_behalf_of`, for another user who
     /// must exist and hold `view-l-room` (`inquiries.take`). The serving agent must be available
     /// and within capacity. Exactly one of any number of concurrent takes succeeds; the others
-    /// get [`CoreError::InquiryAlreadyTaken`].
+    /// get [`CoreError::InquiryAlreadyTaken`]. An inquiry offered to an agent can be taken only
+    /// by that agent, which accepts the offer ([`Engine::accept_offer`]); anyone else gets
+    /// [`CoreError::OfferedToAnotherAgent`].
     pub fn take(&self, actor: &Actor, id: &InquiryId, on_behalf_of: Option<&UserId>) -> Result<Inquiry, CoreError> {
         let acting = self.authorize(actor, Permission::ViewLRoom)?;
         let agent_id = match (on_behalf_of, &acting) {
@@ -250,8 +252,11 @@ impl<S: Store> Engine<S> {
         };
         self.retry(|| {
             let inquiry = self.store.inquiry(id)?.ok_or(CoreError::InquiryNotFound)?;
-            if inquiry.value.status == InquiryStatus::Taken {
-                return Err(CoreError::InquiryAlreadyTaken);
+            match inquiry.value.status {
+                InquiryStatus::Taken => return Err(CoreError::InquiryAlreadyTaken),
+                // Only the agent it is offered to may take it: that is accepting the offer.
+                InquiryStatus::Offered => return self.accept_pending(actor, inquiry, &agent_id, reason.clone()),
+                _ => {}
             }
             let agent = self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?;
             self.check_can_serve(&agent.value, inquiry.value.department.as_ref())?;

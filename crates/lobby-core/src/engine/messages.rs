@@ -5,12 +5,14 @@
 use crate::event::{Actor, EventKind, NewEvent};
 use crate::ids::{meteor_id, RoomId};
 use crate::limits;
+use crate::machine::{self, Transition};
 use crate::model::{Inquiry, InquiryStatus, LastMessage, MessageAuthor, ResponseBy};
 use crate::permissions::Permission;
 use crate::store::{Commit, Record, Store, StoreExt, Versioned, Write};
 use crate::time::Timestamp;
 use crate::CoreError;
 
+use super::holds::Wakeup;
 use super::Engine;
 
 /// A message as it was recorded, in Rocket.Chat's message shape (`{_id, rid, msg, ts, u, token?}`).
@@ -122,16 +124,29 @@ impl<S: Store> Engine<S> {
                 Some(token) => Actor::Visitor(token.clone()),
                 None => Actor::User(crate::ids::UserId::new(message.author.id.clone())?),
             };
-            let event = NewEvent {
+            let mut events = vec![NewEvent {
                 at: now,
-                actor,
+                actor: actor.clone(),
                 inquiry: Some(inquiry.id.clone()),
                 kind: EventKind::MessageSent { first_response },
-            };
-            self.commit(Commit {
-                writes: vec![Write::update(version, Record::Inquiry(inquiry))],
-                events: vec![event],
-            })?;
+            }];
+            let mut writes = Vec::new();
+            // A visitor writing in an on-hold conversation wakes it up: back to its agent if the
+            // agent has a free slot, else back to the queue.
+            if message.token.is_some() && inquiry.on_hold_since.is_some() {
+                let (transition, agent_writes, reason) = match self.wakeup(&inquiry)? {
+                    Wakeup::Resume(writes) => (Transition::Resume, writes, "the visitor wrote"),
+                    Wakeup::Requeue { writes, .. } => {
+                        (Transition::ReturnToQueue, writes, "the visitor wrote and the agent has no free slot")
+                    }
+                };
+                let woken = machine::apply(&inquiry, &transition, now)?;
+                events.push(self.transition_event(&actor, &inquiry, &woken, transition.kind(), reason.to_owned()));
+                writes.extend(agent_writes);
+                inquiry = woken;
+            }
+            writes.insert(0, Write::update(version, Record::Inquiry(inquiry)));
+            self.commit(Commit { writes, events })?;
             Ok(message)
         })
     }

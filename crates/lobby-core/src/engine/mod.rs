@@ -9,8 +9,10 @@
 
 mod directory;
 mod dispatch;
+mod holds;
 mod inquiries;
 mod messages;
+mod offers;
 mod timers;
 
 use std::collections::BTreeSet;
@@ -195,8 +197,8 @@ impl<S: Store> Engine<S> {
             inquiry: Some(after.id.clone()),
             kind: EventKind::Transition {
                 transition: kind,
-                agent: after.served_by_id().cloned(),
-                previous_agent: before.served_by_id().cloned(),
+                agent: after.holder().or(after.served_by_id()).cloned(),
+                previous_agent: before.holder().or(before.served_by_id()).cloned(),
                 department: after.department.clone(),
                 reason,
             },
@@ -338,31 +340,65 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// The agent after `inquiry` was assigned to it.
-    fn with_assignment(&self, mut agent: Agent, inquiry: &InquiryId) -> Agent {
+    /// The agent after `inquiry` was assigned to it (or taken by it).
+    fn with_assignment(&self, agent: Agent, inquiry: &InquiryId) -> Agent {
+        let mut agent = self.with_routed(agent);
+        agent.chats.insert(inquiry.clone());
+        agent
+    }
+
+    /// The agent after `inquiry` was offered to it.
+    fn with_offer(&self, agent: Agent, inquiry: &InquiryId) -> Agent {
+        let mut agent = self.with_routed(agent);
+        agent.offers.insert(inquiry.clone());
+        agent
+    }
+
+    /// The agent given `handover`: an offer or a conversation to serve.
+    fn with_handover(&self, agent: Agent, inquiry: &InquiryId, handover: &Transition) -> Agent {
+        match handover {
+            Transition::Offer { .. } => self.with_offer(agent, inquiry),
+            _ => self.with_assignment(agent, inquiry),
+        }
+    }
+
+    /// One more slot in use, and the routing counters moved on.
+    fn with_routed(&self, mut agent: Agent) -> Agent {
         let now = self.now();
         agent.active_chats += 1;
-        agent.chats.insert(inquiry.clone());
         agent.assigned_total += 1;
         agent.last_routed_at = Some(now);
         agent.updated_at = now;
         agent
     }
 
-    /// The agent after it stopped serving `inquiry`.
-    fn with_release(&self, mut agent: Agent, inquiry: &InquiryId) -> Agent {
-        if agent.chats.remove(inquiry) {
+    /// The agent after `inquiry` (as it was while the agent held it) left it: out of its chats,
+    /// and its slot freed if it took one (an on-hold conversation did not).
+    fn with_release(&self, mut agent: Agent, inquiry: &Inquiry) -> Agent {
+        let held = agent.chats.remove(&inquiry.id) | agent.offers.remove(&inquiry.id);
+        if held && inquiry.uses_a_slot() {
             agent.active_chats = agent.active_chats.saturating_sub(1);
         }
         agent.updated_at = self.now();
         agent
     }
 
-    /// The write that frees the serving agent's slot, if the agent still exists.
+    /// The write that frees the slot of the agent holding `inquiry` (serving it, or offered
+    /// it), if the agent still exists.
     fn release_agent_writes(&self, inquiry: &Inquiry) -> Result<Vec<Write>, CoreError> {
-        let Some(agent_id) = inquiry.served_by_id() else { return Ok(vec![]) };
+        let Some(agent_id) = inquiry.holder() else { return Ok(vec![]) };
         let Some(agent) = self.store.agent(agent_id)? else { return Ok(vec![]) };
-        Ok(vec![Write::update(agent.version, Record::Agent(self.with_release(agent.value, &inquiry.id)))])
+        Ok(vec![Write::update(agent.version, Record::Agent(self.with_release(agent.value, inquiry)))])
+    }
+
+    /// How routing hands `inquiry` to a chosen agent: an offer in offer mode, else an
+    /// assignment.
+    fn hand_over(&self, agent: &Agent) -> Transition {
+        let agent = self.served_by(agent);
+        match self.config.timers.offer_timeout {
+            Some(timeout) => Transition::Offer { expires_at: agent.ts.plus(timeout), agent },
+            None => Transition::Assign { agent },
+        }
     }
 }
 

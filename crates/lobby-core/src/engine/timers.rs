@@ -13,7 +13,7 @@ use crate::machine::{self, Transition};
 use crate::model::{Agent, Deadline, Department, Inquiry, InquiryStatus, TimerRule};
 use crate::store::{Commit, DueRecord, Record, RecordKey, Store, StoreExt, Versioned, Write};
 use crate::time::Timestamp;
-use crate::timers::AgentLeaveAction;
+use crate::timers::{AbandonedRoomsAction, AgentLeaveAction};
 use crate::CoreError;
 
 use super::{Assignment, Engine};
@@ -96,6 +96,9 @@ impl<S: Store> Engine<S> {
             match deadline.rule {
                 TimerRule::QueueOverflow => self.overflow(inquiry, department, deadline, now)?,
                 TimerRule::AutoTransfer => self.auto_transfer(inquiry, deadline)?,
+                TimerRule::OfferTimeout => self.offer_lapsed(inquiry, deadline)?,
+                TimerRule::OnHoldAutoClose => self.on_hold_too_long(inquiry, deadline, now)?,
+                TimerRule::VisitorInactivity => self.visitor_silent(inquiry, department, deadline)?,
                 TimerRule::AgentLeave => return Ok(Fired::Nothing),
             }
             Ok(Fired::Acted)
@@ -163,12 +166,15 @@ impl<S: Store> Engine<S> {
                 let outcome = format!("moved to department {} after waiting {waited} s", fallback.name);
                 let cause = self.timer_event(Some(&inquiry.value.id), deadline, outcome.clone());
                 let transition = Transition::TransferToDepartment { department: fallback.id };
-                self.transition_after(vec![cause], &Actor::System, inquiry, transition, vec![], outcome)?;
+                // An offer pending meanwhile is withdrawn.
+                let writes = self.release_agent_writes(&inquiry.value)?;
+                self.transition_after(vec![cause], &Actor::System, inquiry, transition, writes, outcome)?;
             }
             None => {
                 let outcome = format!("closed: waited {waited} s, longer than the queue allows");
                 let cause = self.timer_event(Some(&inquiry.value.id), deadline, outcome.clone());
-                let writes = self.visitor_release_writes(&inquiry.value)?;
+                let mut writes = self.release_agent_writes(&inquiry.value)?;
+                writes.extend(self.visitor_release_writes(&inquiry.value)?);
                 self.transition_after(vec![cause], &Actor::System, inquiry, Transition::Close, writes, outcome)?;
             }
         }
@@ -195,6 +201,10 @@ impl<S: Store> Engine<S> {
             (Transition::ReturnToQueue, outcome, vec![])
         } else if !self.config.routing.method.assigns() {
             (Transition::ReturnToQueue, format!("{silent_name} did not answer: back in the queue"), vec![])
+        } else if self.config.timers.offer_timeout.is_some() {
+            // Offer mode: dispatch offers it to the next agent, who may decline.
+            let outcome = format!("{silent_name} did not answer: back in the queue to be offered to another agent");
+            (Transition::ReturnToQueue, outcome, vec![])
         } else {
             let agents = self.store.agents()?;
             match self.pick_agent(&current, &agents)? {
@@ -238,11 +248,15 @@ impl<S: Store> Engine<S> {
         let mut events = Vec::new();
         let mut outcomes = Vec::new();
         for id in agent.value.chats.iter() {
-            leaving = self.with_release(leaving, id);
-            let Some(inquiry) = self.store.inquiry(id)? else { continue };
+            let Some(inquiry) = self.store.inquiry(id)? else {
+                leaving.chats.remove(id);
+                continue;
+            };
             if inquiry.value.status != InquiryStatus::Taken || inquiry.value.served_by_id() != Some(&leaving.id) {
+                leaving.chats.remove(id);
                 continue;
             }
+            leaving = self.with_release(leaving, &inquiry.value);
             let mut current = inquiry.value.clone();
             let (transition, outcome) = match action {
                 AgentLeaveAction::Close | AgentLeaveAction::None => {
@@ -253,8 +267,9 @@ impl<S: Store> Engine<S> {
                     if !current.excluded_agents.contains(&leaving.id) {
                         current.excluded_agents.push(leaving.id.clone());
                     }
-                    let choice =
-                        if self.config.routing.method.assigns() { self.pick_agent(&current, &others)? } else { None };
+                    // In offer mode it goes back to the queue, and dispatch offers it on.
+                    let direct = self.config.routing.method.assigns() && self.config.timers.offer_timeout.is_none();
+                    let choice = if direct { self.pick_agent(&current, &others)? } else { None };
                     match choice {
                         Some(Assignment { agent: chosen, department, decision }) => {
                             current.department = department;
@@ -291,6 +306,59 @@ impl<S: Store> Engine<S> {
             writes.push(Write::update(other.version, Record::Agent(other.value)));
         }
         self.commit(Commit { writes, events })?;
+        Ok(())
+    }
+
+    /// Offer timeout: the agent let the offer lapse; it goes to the next agent (see
+    /// [`Engine::pass_on`]).
+    fn offer_lapsed(&self, inquiry: Versioned<Inquiry>, deadline: Deadline) -> Result<(), CoreError> {
+        let name = inquiry.value.offer.as_ref().map_or("no one", |o| o.agent.username.as_str()).to_owned();
+        let outcome = format!("{name} did not answer the offer in time");
+        let cause = self.timer_event(Some(&inquiry.value.id), deadline, outcome.clone());
+        self.pass_on(&Actor::System, inquiry, Transition::ExpireOffer, vec![cause], outcome)?;
+        Ok(())
+    }
+
+    /// On-hold auto-close: the conversation stayed on hold too long.
+    fn on_hold_too_long(
+        &self,
+        inquiry: Versioned<Inquiry>,
+        deadline: Deadline,
+        now: Timestamp,
+    ) -> Result<(), CoreError> {
+        let held = inquiry.value.on_hold_since.map_or(0, |since| now.millis_since(since) / 1000);
+        let outcome = format!("closed: on hold for {held} s");
+        let cause = self.timer_event(Some(&inquiry.value.id), deadline, outcome.clone());
+        let mut writes = self.release_agent_writes(&inquiry.value)?;
+        writes.extend(self.visitor_release_writes(&inquiry.value)?);
+        self.transition_after(vec![cause], &Actor::System, inquiry, Transition::Close, writes, outcome)?;
+        Ok(())
+    }
+
+    /// Visitor inactivity: the agent wrote and the visitor never answered; the abandoned-rooms
+    /// action applies.
+    fn visitor_silent(
+        &self,
+        inquiry: Versioned<Inquiry>,
+        department: Option<Department>,
+        deadline: Deadline,
+    ) -> Result<(), CoreError> {
+        let timeout = self.config.timers.visitor_inactivity_for(department.as_ref()).unwrap_or_default().as_secs();
+        let id = inquiry.value.id.clone();
+        match self.config.timers.abandoned_rooms {
+            AbandonedRoomsAction::OnHold => {
+                let outcome = format!("on hold: the visitor did not answer for {timeout} s");
+                let cause = self.timer_event(Some(&id), deadline, outcome.clone());
+                self.hold_now(vec![cause], &Actor::System, inquiry, outcome)?;
+            }
+            AbandonedRoomsAction::Close | AbandonedRoomsAction::None => {
+                let outcome = format!("closed: the visitor did not answer for {timeout} s");
+                let cause = self.timer_event(Some(&id), deadline, outcome.clone());
+                let mut writes = self.release_agent_writes(&inquiry.value)?;
+                writes.extend(self.visitor_release_writes(&inquiry.value)?);
+                self.transition_after(vec![cause], &Actor::System, inquiry, Transition::Close, writes, outcome)?;
+            }
+        }
         Ok(())
     }
 }

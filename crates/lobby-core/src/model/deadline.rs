@@ -20,11 +20,26 @@ pub enum TimerRule {
     /// The agent went away and stayed away: its conversations are forwarded or closed
     /// (`Livechat_agent_leave_action`).
     AgentLeave,
+    /// An offer was not answered in time: it goes to the next agent (offer mode, Lobby's).
+    OfferTimeout,
+    /// The conversation has been on hold too long: it closes
+    /// (`Livechat_auto_close_on_hold_chats_timeout`).
+    OnHoldAutoClose,
+    /// The agent wrote and the visitor has not answered: the conversation closes or goes on
+    /// hold (`Livechat_abandoned_rooms_action` after `Livechat_visitor_inactivity_timeout`).
+    VisitorInactivity,
 }
 
 impl TimerRule {
     /// Every rule.
-    pub const ALL: [TimerRule; 3] = [Self::AutoTransfer, Self::QueueOverflow, Self::AgentLeave];
+    pub const ALL: [TimerRule; 6] = [
+        Self::AutoTransfer,
+        Self::QueueOverflow,
+        Self::AgentLeave,
+        Self::OfferTimeout,
+        Self::OnHoldAutoClose,
+        Self::VisitorInactivity,
+    ];
 
     /// The rule's wire name (`auto-transfer`, …).
     pub fn as_str(self) -> &'static str {
@@ -32,6 +47,9 @@ impl TimerRule {
             Self::AutoTransfer => "auto-transfer",
             Self::QueueOverflow => "queue-overflow",
             Self::AgentLeave => "agent-leave",
+            Self::OfferTimeout => "offer-timeout",
+            Self::OnHoldAutoClose => "on-hold-auto-close",
+            Self::VisitorInactivity => "visitor-inactivity",
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct DepartmentTimers {
     /// How long a conversation may wait, counted from when it first queued.
     #[serde(default, skip_serializing_if = "TimerSetting::is_inherit")]
     pub max_queue_wait: TimerSetting,
+    /// How long the visitor has to answer an agent before the abandoned-rooms action applies.
+    #[serde(default, skip_serializing_if = "TimerSetting::is_inherit")]
+    pub visitor_inactivity: TimerSetting,
 }
 
 impl DepartmentTimers {

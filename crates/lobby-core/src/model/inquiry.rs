@@ -16,6 +16,9 @@ pub enum InquiryStatus {
     Queued,
     /// Released: listed by `inquiries.list` and can be taken.
     Open,
+    /// Offered to one agent, who accepts or rejects it before the offer expires (offer mode,
+    /// Lobby's); the offer counts against that agent's capacity.
+    Offered,
     /// Served by exactly one agent.
     Taken,
     /// Terminal; kept for history.
@@ -24,21 +27,28 @@ pub enum InquiryStatus {
 
 impl InquiryStatus {
     /// Every status, in life order.
-    pub const ALL: [InquiryStatus; 4] = [Self::Queued, Self::Open, Self::Taken, Self::Closed];
+    pub const ALL: [InquiryStatus; 5] = [Self::Queued, Self::Open, Self::Offered, Self::Taken, Self::Closed];
 
     /// The wire name (`queued`, `open`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Open => "open",
+            Self::Offered => "offered",
             Self::Taken => "taken",
             Self::Closed => "closed",
         }
     }
 
-    /// Waiting for an agent: still in the queue, released or not.
+    /// Waiting for an agent: still in the queue, released or not (an offered inquiry is held
+    /// for one agent, so it is not).
     pub fn is_waiting(self) -> bool {
         matches!(self, Self::Queued | Self::Open)
+    }
+
+    /// The visitor still waits for an agent to start: waiting, or offered to one.
+    pub fn is_unserved(self) -> bool {
+        matches!(self, Self::Queued | Self::Open | Self::Offered)
     }
 }
 
@@ -215,6 +225,16 @@ pub struct ResponseBy {
     pub last_message_ts: Timestamp,
 }
 
+/// A pending offer (Lobby's `offer`): the agent it is held for and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Offer {
+    /// The agent it is offered to, and when it was offered (`ts`).
+    pub agent: ServedBy,
+    /// When the offer lapses if the agent has not answered.
+    pub expires_at: Timestamp,
+}
+
 /// `estimatedWaitingTimeQueue` when no SLA applies, as in Rocket.Chat.
 pub const NO_SLA_MINUTES: u64 = 9_999_999;
 
@@ -275,6 +295,14 @@ pub struct Inquiry {
     /// `servedBy`: the agent serving it, kept on close as history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<ServedBy>,
+    /// `offer` (Lobby's): the pending offer, exactly while the status is `offered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+    /// `onHoldSince` (Lobby's; the room shows Rocket.Chat's `onHold`): since when a taken
+    /// conversation is on hold. An on-hold conversation does not count against its agent's
+    /// capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_hold_since: Option<Timestamp>,
     /// Agents the room was offered to (Rocket.Chat's legacy field, kept for round-trips).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agents: Option<Vec<UserId>>,
@@ -329,6 +357,8 @@ impl Inquiry {
             queued_at: Some(at),
             taken_at: None,
             served_by: None,
+            offer: None,
+            on_hold_since: None,
             agents: None,
             source: None,
             last_message: None,
@@ -350,6 +380,30 @@ impl Inquiry {
     /// The agent serving it, when taken.
     pub fn served_by_id(&self) -> Option<&UserId> {
         self.served_by.as_ref().map(|served| &served.id)
+    }
+
+    /// The agent it is offered to, while an offer is pending.
+    pub fn offered_to(&self) -> Option<&UserId> {
+        self.offer.as_ref().map(|offer| &offer.agent.id)
+    }
+
+    /// The agent whose `chats` hold it: the one serving it or the one it is offered to. Kept
+    /// in the agent's record until the conversation leaves that agent.
+    pub fn holder(&self) -> Option<&UserId> {
+        match self.status {
+            InquiryStatus::Taken => self.served_by_id(),
+            InquiryStatus::Offered => self.offered_to(),
+            _ => None,
+        }
+    }
+
+    /// Whether it takes one of its holder's chat slots: offered, or taken and not on hold.
+    pub fn uses_a_slot(&self) -> bool {
+        match self.status {
+            InquiryStatus::Taken => self.on_hold_since.is_none(),
+            InquiryStatus::Offered => true,
+            _ => false,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ mod visitor;
 pub use deadline::{earliest, Deadline, TimerRule, TimerSetting};
 pub use department::{Department, DepartmentTimers};
 pub use inquiry::{
-    DefaultAgent, Inquiry, InquirySource, InquiryStatus, LastMessage, MessageAuthor, PriorityWeight, ResponseBy,
+    DefaultAgent, Inquiry, InquirySource, InquiryStatus, LastMessage, MessageAuthor, Offer, PriorityWeight, ResponseBy,
     RoomType, ServedBy, SourceType, NO_SLA_MINUTES,
 };
 pub use people::{Agent, AgentAvailability, Role, User};

@@ -138,8 +138,15 @@ pub struct Agent {
     /// The conversations it serves now, by inquiry.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub chats: BTreeSet<InquiryId>,
-    /// Inquiries ever assigned to this agent (round robin spreads by this).
+    /// The conversations offered to it and not yet answered (offer mode); each holds a slot.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub offers: BTreeSet<InquiryId>,
+    /// Inquiries ever assigned (or offered) to this agent (round robin spreads by this).
     pub assigned_total: u64,
+    /// Offers it let lapse in a row; reset when it accepts one. Enough of them set it away
+    /// ([`TimerConfig::missed_offers_before_away`](crate::TimerConfig::missed_offers_before_away)).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missed_offers: u32,
     /// When routing last gave it a conversation.
     pub last_routed_at: Option<Timestamp>,
     /// Its pending timers.
@@ -161,7 +168,9 @@ impl Agent {
             max_chats: 0,
             active_chats: 0,
             chats: BTreeSet::new(),
+            offers: BTreeSet::new(),
             assigned_total: 0,
+            missed_offers: 0,
             last_routed_at: None,
             deadlines: Vec::new(),
             updated_at: now,
@@ -174,4 +183,8 @@ impl Agent {
         self.availability == AgentAvailability::Available
             && department.is_none_or(|department| self.departments.contains(department))
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -61,14 +61,15 @@ impl std::fmt::Display for IntegrityReport {
 const EVENT_PAGE: usize = 10_000;
 
 /// The checks every store gets from [`Store::check_integrity`], for a store that adds its own:
-/// each record's unique keys find it; each taken inquiry has a serving agent, each agent's load
-/// and chat list equal what it serves; departments and open rooms named by records exist;
+/// each record's unique keys find it; each taken inquiry has a serving agent and each offered one
+/// an agent it is offered to; each agent's chats, offers and load (slots in use: served and not on
+/// hold, or offered) equal what the inquiries say; departments and open rooms named by records exist;
 /// [`Store::due`] lists exactly the records' earliest deadlines; the event log is numbered 1, 2,
 /// 3, … without gaps.
 pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityReport, StoreError> {
     let mut report = IntegrityReport::default();
-    let mut serving: HashMap<UserId, BTreeSet<InquiryId>> = HashMap::new();
-    let mut agents: Vec<(UserId, BTreeSet<InquiryId>)> = Vec::new();
+    let mut serving: HashMap<UserId, Held> = HashMap::new();
+    let mut agents: Vec<(UserId, Held)> = Vec::new();
     let mut loads: HashMap<UserId, u32> = HashMap::new();
     let mut departments: HashSet<DepartmentId> = HashSet::new();
     let mut named_departments: Vec<(String, DepartmentId)> = Vec::new();
@@ -92,13 +93,23 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
             }
             match record {
                 Record::Inquiry(inquiry) => {
-                    if inquiry.status == InquiryStatus::Taken {
-                        match inquiry.served_by_id() {
-                            Some(agent) => {
-                                serving.entry(agent.clone()).or_default().insert(inquiry.id.clone());
-                            }
-                            None => report.problem(format!("{path} is taken but served by no one")),
+                    match (inquiry.status, inquiry.holder()) {
+                        (InquiryStatus::Taken, Some(agent)) => {
+                            let held = serving.entry(agent.clone()).or_default();
+                            held.chats.insert(inquiry.id.clone());
+                            held.slots += usize::from(inquiry.uses_a_slot());
                         }
+                        (InquiryStatus::Offered, Some(agent)) => {
+                            let held = serving.entry(agent.clone()).or_default();
+                            held.offers.insert(inquiry.id.clone());
+                            held.slots += 1;
+                        }
+                        (InquiryStatus::Taken, None) => report.problem(format!("{path} is taken but served by no one")),
+                        (InquiryStatus::Offered, None) => report.problem(format!("{path} is offered to no one")),
+                        _ => {}
+                    }
+                    if inquiry.status != InquiryStatus::Taken && inquiry.on_hold_since.is_some() {
+                        report.problem(format!("{path} is on hold but {}", inquiry.status));
                     }
                     if let Some(department) = inquiry.department {
                         named_departments.push((path, department));
@@ -106,7 +117,7 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
                 }
                 Record::Agent(agent) => {
                     loads.insert(agent.id.clone(), agent.active_chats);
-                    agents.push((agent.id, agent.chats));
+                    agents.push((agent.id, Held { chats: agent.chats, offers: agent.offers, slots: 0 }));
                 }
                 Record::Department(department) => {
                     departments.insert(department.id);
@@ -122,20 +133,25 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
             }
         }
     }
-    for (agent, chats) in &agents {
-        let taken = serving.remove(agent).unwrap_or_default();
+    for (agent, listed) in &agents {
+        let held = serving.remove(agent).unwrap_or_default();
         let active_chats = loads.get(agent).copied().unwrap_or(0);
-        if active_chats as usize != taken.len() {
-            let n = taken.len();
-            report.problem(format!("agent/{agent} has active_chats {active_chats} but serves {n} taken inquiries"));
+        if active_chats as usize != held.slots {
+            let n = held.slots;
+            report.problem(format!(
+                "agent/{agent} has active_chats {active_chats} but holds {n} slots (taken and not on hold, or offered)"
+            ));
         }
-        if *chats != taken {
-            report.problem(format!("agent/{agent} lists chats {chats:?} but serves {taken:?}"));
+        if listed.chats != held.chats {
+            report.problem(format!("agent/{agent} lists chats {:?} but serves {:?}", listed.chats, held.chats));
+        }
+        if listed.offers != held.offers {
+            report.problem(format!("agent/{agent} lists offers {:?} but is offered {:?}", listed.offers, held.offers));
         }
     }
-    for (agent, taken) in serving {
-        let n = taken.len();
-        report.problem(format!("{n} taken inquiries are served by agent/{agent}, which does not exist"));
+    for (agent, held) in serving {
+        let n = held.chats.len() + held.offers.len();
+        report.problem(format!("{n} taken or offered inquiries are held by agent/{agent}, which does not exist"));
     }
     let indexed: BTreeSet<DueRecord> = store.due(Timestamp::MAX, usize::MAX)?.into_iter().collect();
     report.add_count("deadlines", deadlines.len() as u64);
@@ -172,4 +188,13 @@ fn check_event_log<S: Store + ?Sized>(store: &S, report: &mut IntegrityReport) -
             expected = Some(event.seq.0 + 1);
         }
     }
+}
+
+/// What one agent holds: by its own record, or as the inquiries say.
+#[derive(Default)]
+struct Held {
+    chats: BTreeSet<InquiryId>,
+    offers: BTreeSet<InquiryId>,
+    /// Slots in use (counted from the inquiries only).
+    slots: usize,
 }

@@ -84,8 +84,40 @@ pub async fn queued_for_user(State(state): State<AppState>, user: AuthUser, quer
         paging,
     };
     let actor = user.actor();
-    let page = state.run(move |engine| engine.queued_for_user(&actor, &request)).await?;
-    Ok(paged("inquiries", page.items.iter().map(wire::inquiry).collect(), paging, page.total))
+    let (page, offers) = state
+        .run(move |engine| Ok((engine.queued_for_user(&actor, &request)?, engine.pending_offers(&actor, None)?)))
+        .await?;
+    let mut reply = paged("inquiries", page.items.iter().map(wire::inquiry).collect(), paging, page.total);
+    // Lobby's: what is offered to this agent, each with `offer.expiresAt`.
+    reply.0["offers"] = offers.iter().map(wire::inquiry).collect();
+    Ok(reply)
+}
+
+/// `POST livechat/inquiries.acceptOffer {"inquiryId"}` (Lobby's, offer mode): the acting agent
+/// accepts the conversation offered to it. Needs `view-l-room`.
+pub async fn accept_offer(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(&body, &[required("inquiryId", Kind::String)], Additional::Rejected)?;
+    let inquiry_id = InquiryId::new(get_str(&body, "inquiryId").unwrap_or_default())?;
+    let actor = user.actor();
+    let inquiry = state.run(move |engine| engine.accept_offer(&actor, &inquiry_id)).await?;
+    Ok(success(json!({ "inquiry": wire::inquiry(&inquiry) })))
+}
+
+/// `POST livechat/inquiries.rejectOffer {"inquiryId","comment"?}` (Lobby's, offer mode): the
+/// acting agent declines; the conversation is offered to the next agent or waits. Needs
+/// `view-l-room`.
+pub async fn reject_offer(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(
+        &body,
+        &[required("inquiryId", Kind::String), optional("comment", Kind::NullableString)],
+        Additional::Rejected,
+    )?;
+    let inquiry_id = InquiryId::new(get_str(&body, "inquiryId").unwrap_or_default())?;
+    let comment = get_str(&body, "comment").unwrap_or_default().to_owned();
+    let actor = user.actor();
+    let inquiry = state.run(move |engine| engine.reject_offer(&actor, &inquiry_id, &comment)).await?;
+    state.request_dispatch();
+    Ok(success(json!({ "inquiry": wire::inquiry(&inquiry) })))
 }
 
 /// `POST livechat/inquiries.returnAsInquiry {"roomId","departmentId"?}`: puts a taken

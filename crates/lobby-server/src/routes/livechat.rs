@@ -91,6 +91,7 @@ fn check_department_fields(department: &Map<String, Value>) -> Result<(), ApiErr
             optional("fallbackForwardDepartment", Kind::NullableString),
             optional(AUTO_TRANSFER_FIELD, Kind::NullableCount),
             optional(MAX_QUEUE_WAIT_FIELD, Kind::NullableCount),
+            optional(VISITOR_INACTIVITY_FIELD, Kind::NullableCount),
         ],
         Additional::Allowed,
     )
@@ -113,6 +114,7 @@ fn department_settings(department: &Map<String, Value>) -> Result<DepartmentSett
     };
     settings.timers.auto_transfer = timer_setting(department, AUTO_TRANSFER_FIELD)?;
     settings.timers.max_queue_wait = timer_setting(department, MAX_QUEUE_WAIT_FIELD)?;
+    settings.timers.visitor_inactivity = timer_setting(department, VISITOR_INACTIVITY_FIELD)?;
     Ok(settings)
 }
 
@@ -122,6 +124,9 @@ pub const AUTO_TRANSFER_FIELD: &str = "autoTransferTimeoutInSeconds";
 /// The department field that overrides `--max-queue-wait` (seconds; 0 = off, absent or `null` =
 /// the server's).
 pub const MAX_QUEUE_WAIT_FIELD: &str = "maxQueueWaitInSeconds";
+/// The department field that overrides `--visitor-inactivity-timeout` (seconds; 0 = off, absent
+/// or `null` = the server's), as Rocket.Chat's enterprise departments name it.
+pub const VISITOR_INACTIVITY_FIELD: &str = "visitorInactivityTimeoutInSeconds";
 
 fn timer_setting(department: &Map<String, Value>, field: &str) -> Result<TimerSetting, ApiError> {
     match get_count(department, field) {
@@ -209,6 +214,55 @@ fn forward_error(error: CoreError) -> ApiError {
             "error-user-is-offline",
         ),
         CoreError::RoomNotFound => ApiError::coded(StatusCode::BAD_REQUEST, "Room not found", "error-invalid-room"),
+        CoreError::RoomClosed => ApiError::coded(
+            StatusCode::BAD_REQUEST,
+            "This conversation is already closed",
+            "This_conversation_is_already_closed",
+        ),
+        other => other.into(),
+    }
+}
+
+/// `POST livechat/room.onHold {"roomId"}`: puts a served conversation on hold; it stops counting
+/// against its agent's limit. Needs `on-hold-livechat-room` (and `on-hold-others-livechat-room`
+/// for someone else's). Rocket.Chat's error codes.
+pub async fn on_hold(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(&body, &[required("roomId", Kind::String)], Additional::Rejected)?;
+    let rid =
+        RoomId::new(get_str(&body, "roomId").unwrap_or_default()).map_err(|_| hold_error(CoreError::RoomNotFound))?;
+    let actor = user.actor();
+    state.run_mapped(move |engine| engine.hold(&actor, &rid), hold_error).await?;
+    Ok(success(json!({})))
+}
+
+/// `POST livechat/room.resumeOnHold {"roomId"}`: takes a conversation off hold; its agent must
+/// have a free slot. Needs `view-l-room` (and `on-hold-others-livechat-room` for someone
+/// else's).
+pub async fn resume_on_hold(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(&body, &[required("roomId", Kind::String)], Additional::Rejected)?;
+    let rid =
+        RoomId::new(get_str(&body, "roomId").unwrap_or_default()).map_err(|_| resume_error(CoreError::RoomNotFound))?;
+    let actor = user.actor();
+    state.run_mapped(move |engine| engine.resume(&actor, &rid), resume_error).await?;
+    Ok(success(json!({})))
+}
+
+/// Rocket.Chat's codes for `room.onHold`: a closed room is `error-room-already-closed`, a
+/// room the caller may not touch `Not_authorized` (400, as in Rocket.Chat).
+fn hold_error(error: CoreError) -> ApiError {
+    match error {
+        CoreError::RoomClosed => {
+            ApiError::coded(StatusCode::BAD_REQUEST, "The room is already closed", "error-room-already-closed")
+        }
+        other => resume_error(other),
+    }
+}
+
+/// Rocket.Chat's codes for `room.resumeOnHold`.
+fn resume_error(error: CoreError) -> ApiError {
+    match error {
+        CoreError::RoomNotFound => ApiError::coded(StatusCode::BAD_REQUEST, "Room not found", "error-invalid-room"),
+        CoreError::NotAllowed => ApiError::coded(StatusCode::BAD_REQUEST, "Not authorized", "Not_authorized"),
         CoreError::RoomClosed => ApiError::coded(
             StatusCode::BAD_REQUEST,
             "This conversation is already closed",

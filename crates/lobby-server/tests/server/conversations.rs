@@ -179,3 +179,98 @@ fn the_timer_loop_fires_a_deadline_when_the_clock_reaches_it() {
     let room = server.get(&format!("/api/v1/livechat/room?token={token}"), None);
     assert_eq!(room.body["newRoom"], true, "{}", room.raw);
 }
+
+fn offer_mode_server() -> TestServer {
+    TestServer::start_configured(ServerConfig {
+        routing: RoutingConfig { method: RoutingMethod::AutoSelection, ..RoutingConfig::default() },
+        timers: TimerConfig { offer_timeout: Some(Duration::from_secs(600)), ..TimerConfig::default() },
+        dispatch_interval: Duration::from_millis(200),
+        password_cost: PasswordCost::Fast,
+        ..ServerConfig::default()
+    })
+}
+
+/// Polls the agent's queue until `check` accepts it (60 s at most: the dispatcher runs on its
+/// own schedule).
+fn queue_until(server: &TestServer, login: &Login, check: impl Fn(&Value) -> bool) -> Value {
+    let ceiling = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let queue = server.get("/api/v1/livechat/inquiries.queuedForUser", Some(login));
+        assert_eq!(queue.status, 200, "{}", queue.raw);
+        if check(&queue.body) || std::time::Instant::now() > ceiling {
+            return queue.body;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn offers_show_in_the_agents_queue_and_are_accepted_or_rejected_over_rest() {
+    let server = offer_mode_server();
+    let admin = server.admin();
+    server.set_availability(&admin, lobby_core::AgentAvailability::NotAvailable);
+    let alice = server.agent("alice");
+    let (_, rid) = server.visitor_with_room("tok-1", "Marcos", None);
+    let queue = queue_until(&server, &alice, |q| q["offers"].as_array().is_some_and(|o| !o.is_empty()));
+    let offer = &queue["offers"][0];
+    assert_eq!((offer["rid"].as_str(), offer["status"].as_str()), (Some(rid.as_str()), Some("offered")), "{queue}");
+    assert_eq!(offer["offer"]["agent"]["_id"], alice.user_id.as_str());
+    assert!(offer["offer"]["expiresAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{offer}");
+    let id = offer["_id"].clone();
+
+    let bob = server.agent("bob");
+    let stolen = server.post("/api/v1/livechat/inquiries.take", Some(&bob), &json!({"inquiryId": id}));
+    assert_eq!((stolen.status, error_type(&stolen)), (400, "error-inquiry-offered-to-another-agent"), "{}", stolen.raw);
+    let not_bobs = server.post("/api/v1/livechat/inquiries.acceptOffer", Some(&bob), &json!({"inquiryId": id}));
+    assert_eq!(error_type(&not_bobs), "error-inquiry-offered-to-another-agent");
+
+    let declined = server.post("/api/v1/livechat/inquiries.rejectOffer", Some(&alice), &json!({"inquiryId": id}));
+    assert_eq!(declined.status, 200, "{}", declined.raw);
+    assert_eq!(declined.body["inquiry"]["offer"]["agent"]["_id"], bob.user_id.as_str(), "on to bob at once");
+    let again = server.post("/api/v1/livechat/inquiries.acceptOffer", Some(&alice), &json!({"inquiryId": id}));
+    assert_eq!(error_type(&again), "error-inquiry-offered-to-another-agent");
+    let accepted = server.post("/api/v1/livechat/inquiries.acceptOffer", Some(&bob), &json!({"inquiryId": id}));
+    assert_eq!(accepted.status, 200, "{}", accepted.raw);
+    assert_eq!(accepted.body["inquiry"]["servedBy"]["_id"], bob.user_id.as_str());
+    let twice = server.post("/api/v1/livechat/inquiries.acceptOffer", Some(&bob), &json!({"inquiryId": id}));
+    assert_eq!(error_type(&twice), "error-no-pending-offer");
+    let extra = server.post("/api/v1/livechat/inquiries.rejectOffer", Some(&bob), &json!({"inquiryId": id, "x": 1}));
+    assert_eq!(error_type(&extra), "invalid-params");
+}
+
+#[test]
+fn on_hold_and_resume_follow_rocket_chat_over_rest() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let alice = server.agent("alice");
+    let bob = server.agent("bob");
+    let (token, rid) = server.visitor_with_room("tok-1", "Marcos", None);
+    let inquiry = server.wait_for_status(&admin, &rid, "open");
+    let hold =
+        |login: &Login, rid: &str| server.post("/api/v1/livechat/room.onHold", Some(login), &json!({"roomId": rid}));
+    let resume = |login: &Login, rid: &str| {
+        server.post("/api/v1/livechat/room.resumeOnHold", Some(login), &json!({"roomId": rid}))
+    };
+    assert_eq!(error_type(&hold(&admin, &rid)), "error-unserved-rooms-cannot-be-placed-onhold");
+    assert_eq!(
+        server.post("/api/v1/livechat/inquiries.take", Some(&alice), &json!({"inquiryId": inquiry["_id"]})).status,
+        200
+    );
+    server.post("/api/v1/livechat/message", None, &json!({"token": token, "rid": rid, "msg": "Hello?"}));
+    assert_eq!(error_type(&hold(&alice, &rid)), "error-contact-sent-last-message-so-cannot-place-on-hold");
+    server.post("/api/v1/chat.sendMessage", Some(&alice), &json!({"message": {"rid": rid, "msg": "One moment"}}));
+    assert_eq!(error_type(&hold(&bob, &rid)), "Not_authorized");
+    assert_eq!(error_type(&hold(&alice, "nowhere")), "error-invalid-room");
+    assert_eq!(error_type(&resume(&alice, &rid)), "error-room-not-on-hold");
+    let held = hold(&alice, &rid);
+    assert_eq!((held.status, &held.body), (200, &json!({"success": true})), "{}", held.raw);
+    assert_eq!(error_type(&hold(&alice, &rid)), "error-room-is-already-on-hold");
+    let room = server.get(&format!("/api/v1/livechat/room?token={token}&rid={rid}"), None);
+    assert_eq!(room.body["room"]["onHold"], true, "{}", room.raw);
+    assert_eq!(resume(&alice, &rid).status, 200);
+    let room = server.get(&format!("/api/v1/livechat/room?token={token}&rid={rid}"), None);
+    assert!(room.body["room"].get("onHold").is_none(), "{}", room.raw);
+    server.post("/api/v1/livechat/room.closeByUser", Some(&admin), &json!({"rid": rid}));
+    assert_eq!(error_type(&hold(&alice, &rid)), "error-room-already-closed");
+    assert_eq!(error_type(&resume(&alice, &rid)), "This_conversation_is_already_closed");
+}

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use lobby_core::{
-    Agent, DepartmentId, Inquiry, InquiryId, InquiryStatus, PriorityWeight, RoomId, ServedBy, Timestamp, User, UserId,
-    VisitorId, VisitorSummary,
+    Agent, DepartmentId, Inquiry, InquiryId, InquiryStatus, Offer, PriorityWeight, RoomId, ServedBy, Timestamp, User,
+    UserId, VisitorId, VisitorSummary,
 };
 
 /// How long a reopen may wait for the file lock that the previous handle's background threads
@@ -56,6 +56,10 @@ pub fn inquiry(n: u32, status: InquiryStatus, department: Option<&str>) -> Inqui
             id: UserId::new("agent-1").unwrap(),
             username: "agent1".into(),
             ts,
+        }),
+        offer: (status == InquiryStatus::Offered).then(|| Offer {
+            agent: ServedBy { id: UserId::new("agent-1").unwrap(), username: "agent1".into(), ts },
+            expires_at: ts.plus_millis(30_000),
         }),
         updated_at: ts.plus_millis(i64::from(n)),
         ..Inquiry::new(id, rid, visitor, ["Ann", "bob", "Carla", "Dmitri"][n as usize % 4], ts)
