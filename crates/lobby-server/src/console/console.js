@@ -265,6 +265,13 @@ function myQueue() {
     .sort(compareKeys);
 }
 
+function myOffers() {
+  const me = state.login.userId;
+  return [...state.inquiries.values()]
+    .filter((i) => i.status === 'offered' && i.offer && i.offer.agent._id === me)
+    .sort(compareKeys);
+}
+
 function myChats() {
   const me = state.login.userId;
   return [...state.inquiries.values()]
@@ -293,6 +300,23 @@ function renderStatus() {
 }
 
 function renderQueue() {
+  // Offers to me first: accept or decline before they lapse.
+  const offers = myOffers().map((inquiry) => {
+    const name = inquiry.name || 'Visitor';
+    const waitingSince = inquiry.queuedAt || inquiry.ts;
+    return h('tr', { 'data-rid': inquiry.rid, 'data-id': inquiry._id, class: 'offer' },
+      h('td', {}, 'offer'),
+      h('td', {}, name),
+      h('td', {}, departmentName(inquiry.department)),
+      h('td', {}, inquiry.priorityWeight ? String(inquiry.priorityWeight) : '—'),
+      h('td', { class: 'wait', 'data-since': waitingSince }, duration(Date.now() - since(waitingSince))),
+      h('td', { class: 'actions' },
+        h('button', { type: 'button', class: 'primary', 'data-action': 'accept', 'aria-label': `Accept the conversation with ${name}`,
+          onclick: () => act('Accept', () => api('POST', 'livechat/inquiries.acceptOffer', { inquiryId: inquiry._id })) }, 'Accept'),
+        ' ',
+        h('button', { type: 'button', 'data-action': 'reject', 'aria-label': `Decline the conversation with ${name}`,
+          onclick: () => act('Decline', () => api('POST', 'livechat/inquiries.rejectOffer', { inquiryId: inquiry._id })) }, 'Decline')));
+  });
   const rows = myQueue().map((inquiry, index) => {
     const name = inquiry.name || inquiry.v?.username || 'Visitor';
     const waitingSince = inquiry.queuedAt || inquiry.ts;
@@ -312,9 +336,9 @@ function renderQueue() {
         }),
       }, 'Take')));
   });
-  replaceRows('queue', rows);
-  $('queue-count').textContent = String(rows.length);
-  $('queue-empty').hidden = rows.length > 0;
+  replaceRows('queue', offers.concat(rows));
+  $('queue-count').textContent = String(rows.length + offers.length);
+  $('queue-empty').hidden = rows.length + offers.length > 0;
 }
 
 function renderChats() {
@@ -325,7 +349,7 @@ function renderChats() {
       h('option', { value: '' }, 'Forward to…'),
       departmentOptions.filter(([id]) => id !== inquiry.department).map(([id, label]) => h('option', { value: id }, label)));
     return h('tr', { 'data-rid': inquiry.rid, 'data-id': inquiry._id },
-      h('td', {}, name),
+      h('td', {}, name, inquiry.onHoldSince ? h('span', { class: 'pill' }, ' on hold') : null),
       h('td', {}, departmentName(inquiry.department)),
       h('td', { class: 'since', 'data-since': inquiry.takenAt }, duration(Date.now() - since(inquiry.takenAt))),
       h('td', { class: 'message' }, inquiry.lastMessage ? inquiry.lastMessage.msg.slice(0, 80) : ''),
@@ -435,7 +459,7 @@ function renderAll() {
     h('td', {}, inquiry.name || 'Visitor'),
     h('td', {}, departmentName(inquiry.department)),
     h('td', {}, h('span', { class: `pill ${inquiry.status}` }, inquiry.status)),
-    h('td', {}, inquiry.servedBy ? inquiry.servedBy.username : ''),
+    h('td', {}, inquiry.servedBy ? inquiry.servedBy.username : (inquiry.offer ? `${inquiry.offer.agent.username}?` : '')),
     h('td', { class: 'age', 'data-since': inquiry.queuedAt || inquiry.ts }, duration(Date.now() - since(inquiry.queuedAt || inquiry.ts))),
     h('td', {}, h('button', { type: 'button', 'data-action': 'history', 'aria-label': `Why: the history of ${inquiry.name || 'this conversation'}`,
       onclick: () => showHistory(inquiry) }, 'History'))));

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use lobby_core::{
-    Agent, Department, DepartmentId, Event, EventKind, Inquiry, InquiryStatus, ServedBy, StoreError, StoreExt, UserId,
+    Agent, Department, DepartmentId, Event, EventKind, Inquiry, InquiryStatus, Offer, ServedBy, StoreError, StoreExt,
+    UserId,
 };
 
 use crate::SharedStore;
@@ -122,22 +123,45 @@ fn as_of(mut inquiry: Inquiry, event: &Event, agents: &BTreeMap<UserId, Option<A
         EventKind::Transition { transition, agent, department, .. } => {
             inquiry.status = match transition {
                 Kind::Release => InquiryStatus::Open,
-                Kind::ReturnToQueue | Kind::TransferToDepartment => InquiryStatus::Queued,
+                Kind::Offer => InquiryStatus::Offered,
+                Kind::ReturnToQueue | Kind::TransferToDepartment | Kind::RejectOffer | Kind::ExpireOffer => {
+                    InquiryStatus::Queued
+                }
                 Kind::Close => InquiryStatus::Closed,
-                // Take, assign, transfer to an agent, and whatever serves it next.
+                // Take, assign, accept, transfer to an agent, hold, resume, and whatever serves
+                // it next.
                 _ if agent.is_some() => InquiryStatus::Taken,
                 _ => inquiry.status,
             };
             inquiry.department = department.clone();
-            inquiry.served_by = match agent {
-                Some(id) if inquiry.served_by_id() == Some(id) => inquiry.served_by.take(),
+            // The event's agent holds it: serves it, or has it on offer.
+            let holder = match agent {
                 Some(id) => {
                     let username = agents.get(id).and_then(Option::as_ref).map(|a| a.username.clone());
                     Some(ServedBy { id: id.clone(), username: username.unwrap_or_else(|| id.to_string()), ts: at })
                 }
                 None => None,
             };
-            if inquiry.status.is_waiting() {
+            match inquiry.status {
+                InquiryStatus::Offered => {
+                    inquiry.served_by = None;
+                    if inquiry.offered_to() != agent.as_ref() {
+                        inquiry.offer = holder.map(|agent| Offer { agent, expires_at: at });
+                    }
+                }
+                InquiryStatus::Taken | InquiryStatus::Closed => {
+                    inquiry.offer = None;
+                    if inquiry.served_by_id() != agent.as_ref() {
+                        inquiry.served_by = holder;
+                    }
+                }
+                _ => {
+                    inquiry.offer = None;
+                    inquiry.served_by = None;
+                    inquiry.on_hold_since = None;
+                }
+            }
+            if inquiry.status.is_unserved() {
                 inquiry.taken_at = None;
             }
             inquiry.updated_at = at;

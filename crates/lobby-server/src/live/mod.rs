@@ -284,7 +284,12 @@ fn load(shared: &Shared) -> Result<(), StoreError> {
     loop {
         let query = InquiryQuery {
             filter: InquiryFilter {
-                statuses: StatusSet::of([InquiryStatus::Queued, InquiryStatus::Open, InquiryStatus::Taken]),
+                statuses: StatusSet::of([
+                    InquiryStatus::Queued,
+                    InquiryStatus::Open,
+                    InquiryStatus::Offered,
+                    InquiryStatus::Taken,
+                ]),
                 ..InquiryFilter::all()
             },
             sort: InquirySort::ascending(SortField::Ts),

@@ -68,7 +68,8 @@ impl NowState {
                 map.remove(key);
             }
         }
-        if tracked.status.is_waiting() {
+        // An offered conversation's visitor still waits: it counts until an agent serves it.
+        if tracked.status.is_unserved() {
             bump(&mut self.waiting_by_department, &tracked.department, add);
             bump(&mut self.waiting_by_priority, &tracked.priority, add);
             let key = (tracked.queued_at, id.clone());
@@ -112,7 +113,7 @@ impl NowState {
         }
     }
 
-    /// How many conversations wait.
+    /// How many conversations wait (queued, open, or offered to an agent who has not answered).
     pub fn waiting(&self) -> usize {
         self.waiting_by_age.len()
     }

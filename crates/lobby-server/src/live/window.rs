@@ -1,5 +1,6 @@
 //! The recent past: one small fact per event that statistics count (a conversation entered,
-//! was taken and after how long, closed, abandoned, transferred, returned), kept from the
+//! was taken and after how long, closed, abandoned, transferred, returned; an offer made,
+//! accepted, declined or lapsed), kept from the
 //! earlier of today's midnight (UTC) and an hour ago. Windowed statistics (5 minutes, 1 hour,
 //! today) and the last hour's chart are computed from them.
 //!
@@ -33,6 +34,17 @@ pub enum FactKind {
     Transferred,
     /// Put back in the queue by its agent.
     Returned,
+    /// Offered to an agent (offer mode).
+    Offered,
+    /// An offered agent accepted it, after it waited this long since it first queued: a take.
+    Accepted {
+        /// Milliseconds from `queuedAt` to the acceptance.
+        wait_ms: u64,
+    },
+    /// An offered agent declined it.
+    Rejected,
+    /// An offer lapsed unanswered.
+    TimedOut,
 }
 
 /// One counted event.
@@ -59,6 +71,14 @@ impl Fact {
                     let wait_ms = queued_at().map(|since| event.event.at.millis_since(since)).unwrap_or(0);
                     (FactKind::Taken { wait_ms }, -1)
                 }
+                TransitionKind::Accept => {
+                    let wait_ms = queued_at().map(|since| event.event.at.millis_since(since)).unwrap_or(0);
+                    (FactKind::Accepted { wait_ms }, -1)
+                }
+                // An offered conversation still waits (it is not served): no change in the count.
+                TransitionKind::Offer => (FactKind::Offered, 0),
+                TransitionKind::RejectOffer => (FactKind::Rejected, 0),
+                TransitionKind::ExpireOffer => (FactKind::TimedOut, 0),
                 // The served agent stays on a closed conversation: none means it was waiting.
                 TransitionKind::Close if agent.is_none() => (FactKind::Abandoned, -1),
                 TransitionKind::Close => (FactKind::Closed, 0),
@@ -100,6 +120,14 @@ pub struct WindowSummary {
     pub abandoned: usize,
     /// Returned to the queue by their agent.
     pub returned: usize,
+    /// Offers made.
+    pub offered: usize,
+    /// Offers accepted (also counted as taken).
+    pub accepted: usize,
+    /// Offers declined.
+    pub rejected: usize,
+    /// Offers that lapsed unanswered.
+    pub timed_out: usize,
     /// Waits of the takes, in milliseconds, sorted.
     waits: Vec<u64>,
     /// Takes within the service-level threshold.
@@ -152,19 +180,27 @@ impl WindowLog {
             transferred: 0,
             abandoned: 0,
             returned: 0,
+            offered: 0,
+            accepted: 0,
+            rejected: 0,
+            timed_out: 0,
             waits: Vec::new(),
             within_threshold: 0,
         };
         for fact in self.facts.iter().rev().take_while(|fact| fact.at >= from).filter(|fact| fact.at <= to) {
             match fact.kind {
                 FactKind::Entered => summary.entered += 1,
-                FactKind::Taken { wait_ms } => {
+                FactKind::Taken { wait_ms } | FactKind::Accepted { wait_ms } => {
                     summary.taken += 1;
+                    summary.accepted += usize::from(matches!(fact.kind, FactKind::Accepted { .. }));
                     summary.waits.push(wait_ms);
                     if wait_ms <= threshold_ms {
                         summary.within_threshold += 1;
                     }
                 }
+                FactKind::Offered => summary.offered += 1,
+                FactKind::Rejected => summary.rejected += 1,
+                FactKind::TimedOut => summary.timed_out += 1,
                 FactKind::Closed => summary.closed += 1,
                 FactKind::Abandoned => summary.abandoned += 1,
                 FactKind::Transferred => summary.transferred += 1,
@@ -191,7 +227,7 @@ impl WindowLog {
             }
             delta[minute] += i64::from(fact.waiting_delta);
             match fact.kind {
-                FactKind::Taken { wait_ms } => {
+                FactKind::Taken { wait_ms } | FactKind::Accepted { wait_ms } => {
                     counted[minute] += 1;
                     met[minute] += usize::from(wait_ms <= threshold_ms);
                 }
@@ -263,8 +299,12 @@ impl WindowSummary {
                 "p90": self.percentile(0.9),
             },
             "serviceLevel": self.service_level(),
-            // Offers (reserved conversations an agent accepts or lets go) do not exist yet.
-            "offers": null,
+            "offers": {
+                "offered": self.offered,
+                "accepted": self.accepted,
+                "rejected": self.rejected,
+                "timedOut": self.timed_out,
+            },
         })
     }
 }
@@ -307,6 +347,23 @@ mod tests {
         assert_eq!((late.entered, late.taken, late.abandoned), (1, 1, 1));
         let empty = log.summary(Timestamp::from_millis(500_000), Timestamp::from_millis(600_000), 20_000);
         assert_eq!((empty.service_level(), empty.average()), (None, None));
+    }
+
+    #[test]
+    fn offers_are_counted_and_an_accepted_one_is_a_take() {
+        let log = log(&[
+            fact(1, 10, FactKind::Entered, 1),
+            fact(2, 11, FactKind::Offered, 0),
+            fact(3, 12, FactKind::Rejected, 0),
+            fact(4, 13, FactKind::Offered, 0),
+            fact(5, 14, FactKind::TimedOut, 0),
+            fact(6, 15, FactKind::Offered, 0),
+            fact(7, 16, FactKind::Accepted { wait_ms: 6_000 }, -1),
+        ]);
+        let summary = log.summary(Timestamp::EPOCH, Timestamp::from_millis(60_000), 20_000);
+        assert_eq!((summary.offered, summary.accepted, summary.rejected, summary.timed_out), (3, 1, 1, 1));
+        assert_eq!((summary.taken, summary.service_level()), (1, Some(1.0)));
+        assert_eq!(summary.to_json()["offers"], json!({"offered": 3, "accepted": 1, "rejected": 1, "timedOut": 1}));
     }
 
     #[test]

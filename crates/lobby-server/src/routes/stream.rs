@@ -110,8 +110,8 @@ async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<User, ApiError>
 pub enum Scope {
     /// Managers: everything.
     Everything,
-    /// Agents (and other users who may view rooms): the public queue, their departments' queues
-    /// and their own chats; their own agent record.
+    /// Agents (and other users who may view rooms): the public queue, their departments' queues,
+    /// their own chats and offers; their own agent record.
     Own {
         /// The user.
         user: UserId,
@@ -144,6 +144,7 @@ impl Scope {
             Self::Own { user, departments } => {
                 inquiry.department.as_ref().is_none_or(|d| departments.contains(d))
                     || inquiry.served_by_id() == Some(user)
+                    || inquiry.offered_to() == Some(user)
                     || live.previous_agent() == Some(user)
             }
         }
@@ -341,7 +342,8 @@ async fn pump(
 const SNAPSHOT_LIMIT: usize = 1000;
 
 /// What `scope` sees now: waiting conversations (its queues) in queue order, the conversations
-/// it serves (a manager: all served ones), and agents (a manager: all; an agent: itself).
+/// it serves or has on offer (a manager: all served and offered ones), and agents (a manager:
+/// all; an agent: itself).
 async fn snapshot(state: &AppState, scope: &Scope, head: u64) -> Option<Value> {
     let store = state.store();
     let scope = scope.clone();
@@ -361,7 +363,12 @@ async fn snapshot(state: &AppState, scope: &Scope, head: u64) -> Option<Value> {
             offset: 0,
             limit: SNAPSHOT_LIMIT,
         };
-        let waiting = store.list_inquiries(&query(StatusSet::waiting(), departments))?;
+        // Offered ones too: a manager sees them wait; an agent sees its own among its chats.
+        let unserved = match &scope {
+            Scope::Everything => StatusSet::of([InquiryStatus::Queued, InquiryStatus::Open, InquiryStatus::Offered]),
+            Scope::Own { .. } => StatusSet::waiting(),
+        };
+        let waiting = store.list_inquiries(&query(unserved, departments))?;
         let mut truncated = waiting.total > waiting.items.len();
         let mut inquiries: Vec<Value> = waiting.items.iter().map(wire::inquiry).collect();
         let mut agents = Vec::new();

@@ -423,3 +423,43 @@ fn statistics_queue_and_metrics_follow_the_commits() {
         assert!(text.contains(line), "{line} in\n{text}");
     }
 }
+
+#[test]
+fn offers_show_on_the_stream_and_count_in_the_statistics() {
+    let config = ServerConfig {
+        routing: lobby_core::RoutingConfig { method: RoutingMethod::AutoSelection, ..Default::default() },
+        timers: lobby_core::TimerConfig { offer_timeout: Some(Duration::from_secs(600)), ..Default::default() },
+        dispatch_interval: Duration::from_millis(200),
+        password_cost: PasswordCost::Fast,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_configured(config);
+    let boss = server.user("boss", &["livechat-manager"]);
+    let alice = server.agent("alice");
+    let mut on_alice = stream(&server, &alice, None);
+    assert_eq!(on_alice.next().expect("snapshot").name, "snapshot");
+
+    // Offered to alice, the only agent: her stream shows it offered to her.
+    let (_, first) = server.visitor_with_room("offer-1", "Olga", None);
+    let offered = on_alice.until(|e| status_is(e, &first, "offered"));
+    let offer = &offered.last().unwrap().data;
+    assert_eq!(offer["offer"]["agent"]["_id"], alice.user_id.as_str(), "{offer}");
+    let accepted =
+        server.post("/api/v1/livechat/inquiries.acceptOffer", Some(&alice), &json!({"inquiryId": offer["_id"]}));
+    assert_eq!(accepted.status, 200, "{}", accepted.raw);
+    on_alice.until(|e| status_is(e, &first, "taken"));
+
+    // The second one she declines: it goes back to the queue.
+    let (_, second) = server.visitor_with_room("offer-2", "Piet", None);
+    let offered = on_alice.until(|e| status_is(e, &second, "offered"));
+    let id = offered.last().unwrap().data["_id"].clone();
+    let declined = server.post("/api/v1/livechat/inquiries.rejectOffer", Some(&alice), &json!({"inquiryId": id}));
+    assert_eq!(declined.status, 200, "{}", declined.raw);
+    on_alice.until(|e| status_is(e, &second, "queued"));
+
+    let stats = stats_until(&server, &boss, |s| s["windows"]["fiveMinutes"]["offers"]["rejected"] == 1);
+    let window = &stats["windows"]["fiveMinutes"];
+    assert_eq!(window["offers"], json!({"offered": 2, "accepted": 1, "rejected": 1, "timedOut": 0}), "{window}");
+    assert_eq!((window["entered"].as_u64(), window["taken"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(stats["now"]["waiting"], 1, "the declined one waits again");
+}
