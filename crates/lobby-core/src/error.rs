@@ -172,6 +172,7 @@ impl CoreError {
             Self::VisitorNotFound => "invalid-token",
             Self::NoAgentOnline => "no-agent-online",
             Self::Contention => "error-contention",
+            Self::Store(StoreError::Unavailable(_)) => "error-store-unavailable",
             Self::Store(_) => "error-store",
         }
     }
@@ -182,6 +183,7 @@ impl CoreError {
             Self::Unauthorized { .. } => ErrorClass::Forbidden,
             Self::Contention => ErrorClass::Unavailable,
             Self::Store(StoreError::Conflict { .. } | StoreError::Duplicate { .. }) => ErrorClass::Rejected,
+            Self::Store(StoreError::Unavailable(_)) => ErrorClass::Unavailable,
             Self::Store(_) => ErrorClass::Internal,
             _ => ErrorClass::Rejected,
         }

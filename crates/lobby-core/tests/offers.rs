@@ -61,7 +61,7 @@ fn dispatch_offers_and_a_lapsed_offer_goes_to_the_next_agent_at_its_deadline() {
     let moved = current(engine, &inquiry);
     assert_eq!((moved.status, moved.offered_to()), (InquiryStatus::Offered, Some(&bob)));
     assert_eq!(moved.offer.as_ref().unwrap().expires_at, Timestamp::from_millis(START + 60 * SECOND));
-    assert_eq!(moved.excluded_agents, [ana.clone()]);
+    assert_eq!(moved.excluded_agents, std::slice::from_ref(&ana));
     assert_eq!(moved.queued_at, inquiry.queued_at, "it keeps its queue age");
     assert_eq!(load(engine, &ana), (0, 0, 0, 1), "ana's slot is free; one missed offer");
     assert_eq!(load(engine, &bob), (1, 0, 1, 0));

@@ -67,6 +67,12 @@ pub(crate) fn map_failure(failure: Failure, commit: &Commit) -> StoreError {
     }
 }
 
+/// A fresh random id for a commit's row in `commit_outcomes` (128 bits, hex).
+pub(crate) fn new_outcome_id() -> String {
+    let bits: u128 = rand::Rng::gen(&mut rand::thread_rng());
+    format!("{bits:032x}")
+}
+
 /// The locked current state of one written key.
 struct Current {
     version: Version,
@@ -111,6 +117,7 @@ pub(crate) fn run(
     cache: &mut StatementCache,
     sql: &Statements,
     commit: &Commit,
+    outcome_id: &str,
 ) -> Result<CommitReceipt, Failure> {
     // Encode first: nothing that can fail without the database should wait for it.
     let mut bodies = Vec::with_capacity(commit.writes.len());
@@ -127,10 +134,12 @@ pub(crate) fn run(
     // 1. Lock what is there and check versions.
     let current = if commit.writes.is_empty() { HashMap::new() } else { lock_current(tx, cache, sql, &commit.writes)? };
     let stamp = if commit.writes.is_empty() {
+        let statement = cache.get(tx, &sql.record_outcome)?;
+        tx.execute(&statement, &[&outcome_id])?;
         Version::FIRST
     } else {
         let statement = cache.get(tx, &sql.next_version)?;
-        codec::version_from_db(tx.query_one(&statement, &[])?.get(0))?
+        codec::version_from_db(tx.query_one(&statement, &[&outcome_id])?.get(0))?
     };
     let versions = plan_versions(&commit.writes, |key| Ok(current.get(&path(key)).map(|c| c.version)), stamp)?;
     let mut old_records: HashMap<RecordKey, Record> = HashMap::new();

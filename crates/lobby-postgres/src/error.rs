@@ -14,6 +14,10 @@ pub enum PostgresError {
         "invalid schema name {0:?}: use lower-case letters, digits and _ (at most 48, not starting with a digit or pg_)"
     )]
     InvalidSchema(String),
+    /// `sslmode`/`sslrootcert` are not usable (unknown mode, missing or unreadable root
+    /// certificate, TLS set-up failure).
+    #[error("invalid TLS settings: {0}")]
+    InvalidTls(String),
     /// A `PostgresConfig` value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -41,12 +45,39 @@ impl From<PostgresError> for StoreError {
     fn from(e: PostgresError) -> Self {
         match e {
             PostgresError::Store(e) => e,
+            PostgresError::Database(e) => backend(&e),
+            PostgresError::Pool(_) | PostgresError::ConnectionClosed => StoreError::Unavailable(e.to_string()),
             other => StoreError::Backend(other.to_string()),
         }
     }
 }
 
-/// A database failure as the contract reports it.
+/// A database failure as the contract reports it: [`StoreError::Unavailable`] when the
+/// connection is the problem (the same call can work once the database is back), else
+/// [`StoreError::Backend`].
 pub(crate) fn backend(e: &postgres::Error) -> StoreError {
-    StoreError::Backend(format!("postgres: {e}"))
+    if is_connection_error(e) {
+        StoreError::Unavailable(format!("postgres: {e}"))
+    } else {
+        StoreError::Backend(format!("postgres: {e}"))
+    }
+}
+
+/// Whether `e` says the connection failed rather than the statement: closed or reset, refused,
+/// timed out, or ended by the server (shut down, restarting, backend terminated, out of
+/// connections, out of disk).
+pub(crate) fn is_connection_error(e: &postgres::Error) -> bool {
+    if e.is_closed() || std::error::Error::source(e).is_some_and(|source| source.is::<std::io::Error>()) {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
+            // 53: insufficient resources (disk full, out of memory, too many connections).
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("53")
+        }
+        // The client's own timeout waiting for the server.
+        None => e.to_string().starts_with("timeout"),
+    }
 }

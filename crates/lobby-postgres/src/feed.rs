@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use fallible_iterator_shim::next_notification;
 use lobby_core::{Event, FeedHub, Subscription};
 use parking_lot::Mutex;
-use postgres::{Client, GenericClient, NoTls};
+use postgres::{Client, GenericClient};
+use postgres_native_tls::MakeTlsConnector;
 
 use crate::codec;
 use crate::pool::StatementCache;
@@ -151,6 +152,7 @@ fn catch_up_locked(
 /// What the listener thread needs to connect on its own.
 pub(crate) struct ListenerConfig {
     pub pg: postgres::Config,
+    pub tls: MakeTlsConnector,
     pub sql: Arc<Statements>,
     pub poll_interval: Duration,
 }
@@ -181,7 +183,7 @@ fn listen(feed: &Feed, config: &ListenerConfig, ready: &mpsc::Sender<()>) {
 }
 
 fn connect(config: &ListenerConfig) -> Result<Client, postgres::Error> {
-    let mut client = config.pg.connect(NoTls)?;
+    let mut client = config.pg.connect(config.tls.clone())?;
     // The channel name is the validated schema name plus a suffix: a plain identifier.
     client.batch_execute(&format!("LISTEN \"{}\"", config.sql.channel))?;
     Ok(client)

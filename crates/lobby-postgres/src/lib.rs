@@ -14,6 +14,12 @@
 //!   events are numbered from a counter row taken last and held until `COMMIT`, and a
 //!   `NOTIFY` tells every server's feed to look. Lost races come back as
 //!   [`StoreError::Conflict`], and the engine retries.
+//! * **Lost answers.** Each commit records a random id in its transaction; when the connection
+//!   fails at `COMMIT`, the store ends the old session and looks the id up, so the commit is
+//!   reported done or not done, not guessed. Connection failures are
+//!   [`StoreError::Unavailable`].
+//! * **TLS** by the URL's `sslmode` (`require`, `verify-ca`, `verify-full` with `sslrootcert`):
+//!   see [`TlsMode`].
 //! * **Listings** are SQL in exactly [`InquiryQuery::reference_page`]'s order (byte-wise text,
 //!   no department first), served by per-order indexes; totals without a reservation filter
 //!   come from counters kept by every commit, so they cost no `COUNT`.
@@ -47,9 +53,11 @@ mod integrity;
 mod pool;
 mod schema;
 mod sql;
+mod tls;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lobby_core::{
     check_store_contents, Commit, CommitReceipt, DepartmentId, DueRecord, Event, EventQuery, Inquiry, InquiryFilter,
@@ -58,15 +66,16 @@ use lobby_core::{
 };
 
 pub use crate::error::PostgresError;
+pub use crate::tls::TlsMode;
 
 /// The schema migration this build brings a database to (`schema_migrations.version`).
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
-use crate::error::backend;
+use crate::error::{backend, is_connection_error};
 
 use crate::commit::Failure;
 use crate::feed::{Feed, ListenerConfig};
-use crate::pool::{Manager, Pool, PooledConn};
+use crate::pool::{Manager, Pool, PooledConn, Session};
 use crate::sql::Statements;
 
 /// How to connect and where the tables live.
@@ -108,7 +117,11 @@ pub struct PostgresStore {
     sql: Arc<Statements>,
     feed: Arc<Feed>,
     pg: postgres::Config,
+    tls: postgres_native_tls::MakeTlsConnector,
+    tls_mode: TlsMode,
     config: PostgresConfig,
+    /// Commits made, to prune `commit_outcomes` every so often.
+    commits: AtomicU64,
     /// Drop the schema when the store is dropped (temporary stores).
     drop_on_drop: bool,
 }
@@ -126,7 +139,8 @@ impl std::fmt::Debug for PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`, or libpq's
     /// `key=value` form), creating the schema and applying migrations as needed. Connections
-    /// are plain TCP or Unix sockets; TLS is not supported.
+    /// are plain unless the URL sets `sslmode` (`prefer`, `require`, or with
+    /// `sslrootcert=<PEM file>` `verify-ca` and `verify-full`; see [`TlsMode`]).
     pub fn connect(url: &str, config: PostgresConfig) -> Result<PostgresStore, PostgresError> {
         schema::validate_schema_name(&config.schema)?;
         if config.pool_size == 0 {
@@ -135,7 +149,10 @@ impl PostgresStore {
         if config.feed_poll_interval.is_zero() {
             return Err(PostgresError::InvalidConfig("feed_poll_interval must be above zero".into()));
         }
-        let mut pg: postgres::Config = url.parse().map_err(PostgresError::InvalidUrl)?;
+        let tls_url = tls::split_url(url)?;
+        let (tls, ssl_mode) = tls::connector(&tls_url)?;
+        let mut pg: postgres::Config = tls_url.rest.parse().map_err(PostgresError::InvalidUrl)?;
+        pg.ssl_mode(ssl_mode);
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
         }
@@ -149,7 +166,7 @@ impl PostgresStore {
             // A broken connection fails its first query and is then discarded (`has_broken`);
             // testing every checkout would cost a round trip per operation.
             .test_on_check_out(false)
-            .build(Manager::new(pg.clone()))?;
+            .build(Manager::new(pg.clone(), tls.clone()))?;
         {
             let mut conn = pool.get()?;
             schema::migrate(&mut conn.client, &config.schema)?;
@@ -159,7 +176,10 @@ impl PostgresStore {
             sql: Arc::new(Statements::new(&config.schema)),
             feed: Arc::new(Feed::new()),
             pg,
+            tls,
+            tls_mode: tls_url.mode,
             config,
+            commits: AtomicU64::new(0),
             drop_on_drop: false,
         })
     }
@@ -181,6 +201,20 @@ impl PostgresStore {
 
     pub fn config(&self) -> &PostgresConfig {
         &self.config
+    }
+
+    /// How this store's connections are secured (from the URL's `sslmode`).
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls_mode
+    }
+
+    /// Whether the connections this store has open right now are encrypted (asks the
+    /// database about one of them).
+    pub fn connection_encrypted(&self) -> Result<bool, StoreError> {
+        self.read(|client, _| {
+            let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?;
+            Ok(row.get(0))
+        })
     }
 
     /// Drops the schema with every table in it (`DROP SCHEMA … CASCADE`): all data is gone.
@@ -217,7 +251,58 @@ impl PostgresStore {
     }
 
     fn conn(&self) -> Result<PooledConn, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+        self.pool.get().map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    }
+
+    /// After a `COMMIT` whose answer was lost: whether it took effect. Ends the session that sent
+    /// it (so it cannot commit later), then claims the commit's id, which waits until that
+    /// session's transaction is over and fails only if it committed. Tries for up to
+    /// `acquire_timeout` while the database is unreachable; then the outcome is unknown.
+    fn resolve_commit(&self, outcome_id: &str, session: &Session) -> Result<bool, StoreError> {
+        let deadline = Instant::now() + self.config.acquire_timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let attempt = self.conn().and_then(|mut conn| {
+                let (client, cache) = conn.parts();
+                let found = (|| -> Result<u64, postgres::Error> {
+                    let end = cache.get(client, &self.sql.end_session)?;
+                    client.query(&end, &[&session.pid, &session.started])?;
+                    let mut tx = client.transaction()?;
+                    // Bounded: a session stuck past termination leaves the outcome unknown.
+                    tx.batch_execute("SET LOCAL lock_timeout = '5s'")?;
+                    let claim = tx.prepare(&self.sql.resolve_outcome)?;
+                    let inserted = tx.execute(&claim, &[&outcome_id])?;
+                    tx.commit()?;
+                    Ok(inserted)
+                })();
+                found.map_err(|e| backend(&e))
+            });
+            match attempt {
+                Ok(inserted) => return Ok(inserted == 0),
+                Err(StoreError::Unavailable(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(error) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "commit outcome unknown: the answer to COMMIT was lost and the database could not be asked ({error})"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Deletes outcome rows too old to matter, every few thousand commits (best effort).
+    fn prune_outcomes_now_and_then(&self) {
+        if self.commits.fetch_add(1, Ordering::Relaxed) % 4096 != 4095 {
+            return;
+        }
+        if let Ok(mut conn) = self.pool.get() {
+            let (client, cache) = conn.parts();
+            if let Ok(statement) = cache.get(client, &self.sql.prune_outcomes) {
+                let _ = client.execute(&statement, &[]);
+            }
+        }
     }
 
     /// Runs `f` on a pooled connection, mapping database errors to [`StoreError::Backend`].
@@ -362,15 +447,35 @@ impl Store for PostgresStore {
 
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.validate()?;
+        let outcome_id = commit::new_outcome_id();
         let mut conn = self.conn()?;
+        let session = conn.session.clone();
         let (client, cache) = conn.parts();
-        let attempt = (|| {
-            let mut tx = client.transaction()?;
-            let receipt = commit::run(&mut tx, cache, &self.sql, &commit)?;
-            tx.commit()?;
-            Ok(receipt)
-        })();
-        attempt.map_err(|failure| commit::map_failure(failure, &commit))
+        let mut tx = client.transaction().map_err(|e| backend(&e))?;
+        let receipt = match commit::run(&mut tx, cache, &self.sql, &commit, &outcome_id) {
+            Ok(receipt) => receipt,
+            // Nothing was committed: the transaction rolls back (or died with its connection).
+            Err(failure) => return Err(commit::map_failure(failure, &commit)),
+        };
+        match tx.commit() {
+            Ok(()) => {
+                drop(conn);
+                self.prune_outcomes_now_and_then();
+                Ok(receipt)
+            }
+            // The connection failed around COMMIT: it may or may not have taken effect. Find
+            // out rather than guess, so an acknowledged-but-unanswered commit is reported as
+            // done and never retried, and an unapplied one is reported as not done.
+            Err(e) if is_connection_error(&e) => {
+                drop(conn);
+                if self.resolve_commit(&outcome_id, &session)? {
+                    Ok(receipt)
+                } else {
+                    Err(StoreError::Unavailable(format!("the connection failed before COMMIT took effect: {e}")))
+                }
+            }
+            Err(e) => Err(commit::map_failure(Failure::Db(e), &commit)),
+        }
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
@@ -400,7 +505,12 @@ impl Store for PostgresStore {
         // pg_stat_activity.
         let mut pg = self.pg.clone();
         pg.application_name(&format!("{}-feed", self.pg.get_application_name().unwrap_or("lobby")));
-        let listener = ListenerConfig { pg, sql: Arc::clone(&self.sql), poll_interval: self.config.feed_poll_interval };
+        let listener = ListenerConfig {
+            pg,
+            tls: self.tls.clone(),
+            sql: Arc::clone(&self.sql),
+            poll_interval: self.config.feed_poll_interval,
+        };
         self.feed.ensure_listener(listener, self.config.connect_timeout);
         self.read(|client, cache| {
             let statement = cache.get(client, &self.sql.last_seq)?;

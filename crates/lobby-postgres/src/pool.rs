@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use postgres::{Client, GenericClient, NoTls, Statement};
+use postgres::{Client, GenericClient, Statement};
+use postgres_native_tls::MakeTlsConnector;
 use r2d2::ManageConnection;
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -11,6 +12,27 @@ use r2d2_postgres::PostgresConnectionManager;
 pub(crate) struct Conn {
     pub client: Client,
     statements: StatementCache,
+    /// The server process behind this connection, to make sure it is gone when a `COMMIT`'s
+    /// answer was lost.
+    pub session: Session,
+}
+
+/// A server process: its pid and start time (together unique, pids are reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    pub pid: i32,
+    pub started: String,
+}
+
+impl Session {
+    /// The session `client` talks to.
+    pub fn of(client: &mut Client) -> Result<Self, postgres::Error> {
+        let row = client.query_one(
+            "SELECT pg_backend_pid(), (SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid())",
+            &[],
+        )?;
+        Ok(Self { pid: row.get(0), started: row.get::<_, Option<String>>(1).unwrap_or_default() })
+    }
 }
 
 impl Conn {
@@ -40,14 +62,19 @@ impl StatementCache {
 }
 
 /// Opens connections through `r2d2_postgres` and wraps each with a statement cache.
-#[derive(Debug)]
 pub(crate) struct Manager {
-    inner: PostgresConnectionManager<NoTls>,
+    inner: PostgresConnectionManager<MakeTlsConnector>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").finish_non_exhaustive()
+    }
 }
 
 impl Manager {
-    pub fn new(config: postgres::Config) -> Self {
-        Self { inner: PostgresConnectionManager::new(config, NoTls) }
+    pub fn new(config: postgres::Config, tls: MakeTlsConnector) -> Self {
+        Self { inner: PostgresConnectionManager::new(config, tls) }
     }
 }
 
@@ -56,7 +83,9 @@ impl ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<Conn, postgres::Error> {
-        Ok(Conn { client: self.inner.connect()?, statements: StatementCache::default() })
+        let mut client = self.inner.connect()?;
+        let session = Session::of(&mut client)?;
+        Ok(Conn { client, statements: StatementCache::default(), session })
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {

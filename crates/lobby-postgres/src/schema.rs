@@ -121,6 +121,21 @@ CREATE TABLE deadlines (
 CREATE INDEX deadlines_by_due ON deadlines (due, rank, id);
 "#,
     },
+    Migration {
+        version: 4,
+        description: "commit outcomes: which commits took effect, for answers lost on the way",
+        sql: r#"
+-- Every commit inserts its random id in its own transaction, so the row exists exactly when the
+-- commit took effect. When the answer to a COMMIT is lost, the store looks the id up (after
+-- making sure the old session is gone) instead of guessing. Rows older than a few minutes are
+-- deleted now and then.
+CREATE TABLE commit_outcomes (
+    id text COLLATE "C" PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX commit_outcomes_by_age ON commit_outcomes (at);
+"#,
+    },
 ];
 
 /// The newest migration this build knows.

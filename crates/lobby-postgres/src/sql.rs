@@ -30,6 +30,10 @@ pub(crate) struct Statements {
     pub claim_keys: String,
     pub apply: String,
     pub finish: String,
+    pub record_outcome: String,
+    pub resolve_outcome: String,
+    pub end_session: String,
+    pub prune_outcomes: String,
     pub last_seq: String,
     pub due: String,
     pub events_after: String,
@@ -56,7 +60,11 @@ impl Statements {
             ),
             // The commit's version stamp (see `lobby_core::plan_versions`), taken after its rows
             // are locked, so a key's versions increase in commit order.
-            next_version: format!("SELECT nextval('{s}.version_stamps')"),
+            // It also records the commit's id (`$1`): see `commit_outcomes` in the migrations.
+            next_version: format!(
+                "WITH outcome AS (INSERT INTO {s}.commit_outcomes (id) VALUES ($1))
+                 SELECT nextval('{s}.version_stamps')"
+            ),
             scan_records: format!("SELECT id, version, body FROM {s}.records WHERE kind = $1 ORDER BY id"),
             scan_inquiries: format!("SELECT id, version, body FROM {s}.inquiries ORDER BY id"),
             // Locks every written row that exists, inquiries first (by id), then other records
@@ -161,6 +169,15 @@ impl Statements {
                  )
                  SELECT numbered.last, pg_notify($7, numbered.last::text)::text FROM numbered"
             ),
+            // For commits without writes (they skip `next_version`).
+            record_outcome: format!("INSERT INTO {s}.commit_outcomes (id) VALUES ($1)"),
+            // Waits for a transaction that inserted the same id to end; inserts nothing (0 rows)
+            // when it committed.
+            resolve_outcome: format!("INSERT INTO {s}.commit_outcomes (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"),
+            end_session: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                          WHERE pid = $1 AND backend_start::text = $2"
+                .to_owned(),
+            prune_outcomes: format!("DELETE FROM {s}.commit_outcomes WHERE at < now() - interval '10 minutes'"),
             last_seq: format!("SELECT last FROM {s}.event_counter"),
             // Ties by (kind rank, id): `RecordKey`'s order, so every store lists the same.
             due: format!("SELECT due, kind, id FROM {s}.deadlines WHERE due <= $1 ORDER BY due, rank, id LIMIT $2"),

@@ -4,16 +4,22 @@
 //! Passwords are stored as argon2id PHC strings of the password's SHA-256 hex digest, which is
 //! what Meteor clients send when they log in with `{"password":{"digest":…,"algorithm":"sha-256"}}`,
 //! so both forms work. Login tokens are 32 random bytes (hex); the store keeps only their SHA-256,
-//! compared in constant time.
+//! compared in constant time, with the time the token was issued: `<sha-256 hex>:<issued, ms
+//! since the epoch>`, so a token stops working [`SecurityConfig::token_lifetime`] after sign-in.
+//! An entry without an issue time (written before tokens expired) counts as issued at the epoch:
+//! expired, unless tokens are configured never to expire.
+//!
+//! [`SecurityConfig::token_lifetime`]: crate::security::SecurityConfig::token_lifetime
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use lobby_core::{Actor, User, UserId};
+use lobby_core::{Actor, Timestamp, User, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -94,13 +100,49 @@ pub fn password_digest(password: &str) -> String {
     hex::encode(Sha256::digest(password.as_bytes()))
 }
 
-/// A fresh login token (64 hex characters) and the hash to store for it.
-pub fn new_login_token() -> (String, String) {
+/// A fresh login token (64 hex characters) and the entry to store for it (its hash and
+/// `issued_at`).
+pub fn new_login_token(issued_at: Timestamp) -> (String, String) {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    let hash = token_hash(&token);
-    (token, hash)
+    let entry = StoredToken { hash: token_hash(&token), issued_at }.entry();
+    (token, entry)
+}
+
+/// What the store keeps for one login token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    /// The token's SHA-256, hex.
+    pub hash: String,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+}
+
+impl StoredToken {
+    /// Reads a stored entry; one without an issue time counts as issued at the epoch.
+    pub fn parse(entry: &str) -> Self {
+        match entry.split_once(':') {
+            Some((hash, millis)) => Self {
+                hash: hash.to_owned(),
+                issued_at: millis.parse().map(Timestamp::from_millis).unwrap_or_else(|_| Timestamp::epoch()),
+            },
+            None => Self { hash: entry.to_owned(), issued_at: Timestamp::epoch() },
+        }
+    }
+
+    /// The text stored in [`User::login_token_hashes`].
+    pub fn entry(&self) -> String {
+        format!("{}:{}", self.hash, self.issued_at.as_millis())
+    }
+
+    /// Whether the token still works at `now` under `lifetime` (`None`: forever).
+    pub fn is_live(&self, now: Timestamp, lifetime: Option<Duration>) -> bool {
+        match lifetime {
+            None => true,
+            Some(lifetime) => now < self.issued_at.plus(lifetime),
+        }
+    }
 }
 
 /// What the store keeps for a login token: its SHA-256, hex.
@@ -116,13 +158,31 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether `token` is one of the user's login tokens. Every stored hash is compared, in
-/// constant time, whatever matches.
-pub fn holds_token(user: &User, token: &str) -> bool {
+/// The stored entry of `token` among the user's, if it has one, live or not. Every stored hash
+/// is compared, in constant time, whatever matches.
+pub fn find_token<'a>(user: &'a User, token: &str) -> Option<&'a str> {
+    find_entry(&user.login_token_hashes, token)
+}
+
+fn find_entry<'a>(entries: &'a [String], token: &str) -> Option<&'a str> {
     let hash = token_hash(token);
-    user.login_token_hashes
-        .iter()
-        .fold(false, |found, stored| found | constant_time_eq(stored.as_bytes(), hash.as_bytes()))
+    entries.iter().fold(None, |found, entry| {
+        let matches = constant_time_eq(StoredToken::parse(entry).hash.as_bytes(), hash.as_bytes());
+        if matches {
+            Some(entry.as_str())
+        } else {
+            found
+        }
+    })
+}
+
+/// Whether `token` is one of the user's login tokens and still live at `now`.
+pub fn holds_token(user: &User, token: &str, now: Timestamp, lifetime: Option<Duration>) -> bool {
+    holds_entry(&user.login_token_hashes, token, now, lifetime)
+}
+
+fn holds_entry(entries: &[String], token: &str, now: Timestamp, lifetime: Option<Duration>) -> bool {
+    find_entry(entries, token).is_some_and(|entry| StoredToken::parse(entry).is_live(now, lifetime))
 }
 
 /// The signed-in user of a request. Rejects with 401 when the headers are missing or wrong.
@@ -158,10 +218,11 @@ pub async fn authenticate(state: &AppState, user_id: &str, token: &str) -> Resul
     }
     let Ok(user_id) = UserId::new(user_id) else { return Err(ApiError::not_logged_in()) };
     let token = token.to_owned();
+    let (now, lifetime) = (state.now(), state.security().token_lifetime);
     state
         .run(move |engine| engine.user(&user_id))
         .await?
-        .filter(|user| user.active && holds_token(user, &token))
+        .filter(|user| user.active && holds_token(user, &token, now, lifetime))
         .ok_or_else(ApiError::not_logged_in)
 }
 
@@ -182,13 +243,32 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_checked_by_hash() {
-        let (a, hash_a) = new_login_token();
-        let (b, _) = new_login_token();
+        let issued = Timestamp::from_millis(1_700_000_000_000);
+        let (a, entry_a) = new_login_token(issued);
+        let (b, _) = new_login_token(issued);
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
-        assert_eq!(token_hash(&a), hash_a);
+        assert_eq!(StoredToken::parse(&entry_a), StoredToken { hash: token_hash(&a), issued_at: issued });
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn tokens_expire_after_their_lifetime() {
+        let issued = Timestamp::from_millis(1_700_000_000_000);
+        let day = Duration::from_secs(24 * 3600);
+        let (token, entry) = new_login_token(issued);
+        let entries = vec!["ffff:1".to_owned(), entry.clone()];
+        assert_eq!(find_entry(&entries, &token), Some(entry.as_str()));
+        assert!(holds_entry(&entries, &token, issued.plus(day), Some(day * 90)));
+        assert!(holds_entry(&entries, &token, issued.plus(day * 90).plus_millis(-1), Some(day * 90)));
+        assert!(!holds_entry(&entries, &token, issued.plus(day * 90), Some(day * 90)));
+        assert!(holds_entry(&entries, &token, issued.plus(day * 9000), None));
+        assert!(!holds_entry(&entries, "0".repeat(64).as_str(), issued, None));
+        // An entry from before expiry existed: issued at the epoch.
+        let legacy = vec![token_hash(&token)];
+        assert!(!holds_entry(&legacy, &token, issued, Some(day * 90)));
+        assert!(holds_entry(&legacy, &token, issued, None));
     }
 }

@@ -127,7 +127,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
     }
     engine.dispatch(&system)?;
 
-    let (token, hash) = new_login_token();
+    let (token, hash) = new_login_token(state.now());
     engine.add_login_token(&admin_id, hash)?;
     let newest_open = ListRequest { paging: Paging::new(0, 1), ..ListRequest::default() };
     let open_inquiry = engine.list(&system, &newest_open)?.items.into_iter().next();

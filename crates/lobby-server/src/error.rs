@@ -76,6 +76,31 @@ impl ApiError {
         )
     }
 
+    /// 429 for a refused login: Rocket.Chat's fields for login errors (`status`, `message`) and
+    /// Lobby's envelope (`error`, `errorType`) side by side.
+    pub fn too_many_requests(reason: &str, code: &str) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: json!({
+                "success": false,
+                "status": "error",
+                "error": format!("{reason} [{code}]"),
+                "errorType": code,
+                "message": reason,
+            }),
+        }
+    }
+
+    /// 503: the store cannot be reached now. The detail (which may name hosts) goes to the log.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(%detail, "store unavailable");
+        Self::coded(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is temporarily unavailable, try again",
+            "error-store-unavailable",
+        )
+    }
+
     /// A failure of ours; details go to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
@@ -88,7 +113,10 @@ impl From<CoreError> for ApiError {
         match error.class() {
             ErrorClass::Forbidden => Self::forbidden(),
             ErrorClass::Rejected => Self::coded(StatusCode::BAD_REQUEST, &error, error.code()),
-            ErrorClass::Unavailable => Self::coded(StatusCode::SERVICE_UNAVAILABLE, &error, error.code()),
+            ErrorClass::Unavailable => match error {
+                CoreError::Store(store) => Self::unavailable(store),
+                other => Self::coded(StatusCode::SERVICE_UNAVAILABLE, &other, other.code()),
+            },
             ErrorClass::Internal => {
                 tracing::error!(%error, "store failure");
                 Self::coded(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", error.code())
@@ -119,6 +147,12 @@ mod tests {
         assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
         assert_eq!(forbidden.body, json!({"success":false,"error":FORBIDDEN_MESSAGE}));
         assert_eq!(ApiError::from(CoreError::Contention).status, StatusCode::SERVICE_UNAVAILABLE);
+        let down = ApiError::from(CoreError::Store(lobby_core::StoreError::Unavailable(
+            "postgres: connection to 10.0.0.5:5432 refused".into(),
+        )));
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.body["errorType"], "error-store-unavailable");
+        assert!(!down.body.to_string().contains("10.0.0.5"), "the detail stays in the log: {}", down.body);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod input;
 pub mod live;
 pub mod metrics;
 pub mod routes;
+pub mod security;
 pub mod stores;
 pub mod timers;
 pub mod wire;
@@ -43,7 +44,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
-use lobby_core::{Clock, CoreError, Engine, EngineConfig, RoutingConfig, Store, SystemClock, TimerConfig};
+use lobby_core::{Clock, CoreError, Engine, EngineConfig, RoutingConfig, Store, SystemClock, TimerConfig, Timestamp};
 use tokio::sync::{watch, Notify};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -52,6 +53,7 @@ pub use crate::auth::{PasswordCost, Passwords};
 pub use crate::error::ApiError;
 use crate::live::{LiveConfig, LiveHub};
 use crate::metrics::MeteredStore;
+use crate::security::{LoginGuard, SecurityConfig};
 use crate::stores::StoreHandle;
 
 /// Largest request body accepted (413 beyond).
@@ -77,6 +79,8 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// The event stream and the statistics.
     pub live: LiveConfig,
+    /// Login limits, token lifetime, CORS.
+    pub security: SecurityConfig,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -87,6 +91,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("dispatch_interval", &self.dispatch_interval)
             .field("password_cost", &self.password_cost)
             .field("live", &self.live)
+            .field("security", &self.security)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +105,7 @@ impl Default for ServerConfig {
             password_cost: PasswordCost::Standard,
             clock: Arc::new(SystemClock),
             live: LiveConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -119,6 +125,9 @@ struct Inner {
     passwords: Passwords,
     dispatch: Arc<Notify>,
     dispatch_interval: Duration,
+    clock: Arc<dyn Clock>,
+    security: SecurityConfig,
+    login_guard: Arc<LoginGuard>,
 }
 
 impl AppState {
@@ -129,7 +138,7 @@ impl AppState {
         let engine_config = EngineConfig {
             routing: config.routing,
             timers: config.timers,
-            clock: config.clock,
+            clock: Arc::clone(&config.clock),
             ..EngineConfig::default()
         };
         let metered: SharedStore = Arc::new(MeteredStore::new(store.store()));
@@ -143,6 +152,9 @@ impl AppState {
                 passwords: Passwords::new(config.password_cost),
                 dispatch: Arc::new(Notify::new()),
                 dispatch_interval: config.dispatch_interval,
+                clock: config.clock,
+                login_guard: Arc::new(LoginGuard::new(config.security.login_limits)),
+                security: config.security,
             }),
         }
     }
@@ -175,6 +187,21 @@ impl AppState {
     /// Ends every stream (the server is shutting down).
     pub fn close_streams(&self) {
         self.inner.closing.send_replace(true);
+    }
+
+    /// The server's "now" (its injected clock).
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Login limits, token lifetime and CORS, as configured.
+    pub fn security(&self) -> &SecurityConfig {
+        &self.inner.security
+    }
+
+    /// The failed-login counts.
+    pub fn login_guard(&self) -> &Arc<LoginGuard> {
+        &self.inner.login_guard
     }
 
     /// Runs a synchronous engine call on the blocking pool.
@@ -228,8 +255,10 @@ impl AppState {
 
 /// The REST API. Unknown routes get a 404 envelope, wrong methods a 405 envelope, bodies over
 /// [`BODY_LIMIT`] a 413 envelope; each request is logged once (method, path, status, latency).
+/// With CORS origins configured, preflights are answered and allowed origins get CORS headers.
 pub fn app(state: AppState) -> Router {
-    routes::router()
+    let cors = security::cors_layer(&state.security().cors_origins);
+    let router = routes::router()
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -246,7 +275,11 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_failure(()),
         )
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Serves the API on `listener` with the background dispatcher until `shutdown` completes; then
@@ -275,7 +308,8 @@ pub async fn serve(
         // Streams never finish by themselves; graceful shutdown waits for every connection.
         closing.close_streams();
     };
-    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     let _ = stop_dispatcher.send(true);
     let _ = dispatcher.await;
     let _ = timers.await;

@@ -11,6 +11,7 @@ use lobby_core::{
     TimerConfig,
 };
 use lobby_server::live::LiveConfig;
+use lobby_server::security::{CorsOrigin, FailureLimit, LoginLimits, SecurityConfig};
 use lobby_server::stores::StoreSpec;
 use lobby_server::{demo, AppState, PasswordCost, ServerConfig};
 
@@ -85,6 +86,32 @@ struct Cli {
     /// How often the background dispatcher runs, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     dispatch_interval_ms: u64,
+    /// Failed logins in a row that block a user (Rocket.Chat's
+    /// `Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User`); 0 = never block.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    login_block_user_after: u32,
+    /// Minutes a blocked user stays blocked, from the last failure.
+    #[arg(long, default_value_t = 5, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=1440))]
+    login_block_user_minutes: u64,
+    /// Failed logins in a row that block a client address (Rocket.Chat's
+    /// `Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip`); 0 = never block.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    login_block_ip_after: u32,
+    /// Minutes a blocked address stays blocked, from the last failure.
+    #[arg(long, default_value_t = 5, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=1440))]
+    login_block_ip_minutes: u64,
+    /// Days a login token works after sign-in (Rocket.Chat's `Accounts_LoginExpiration`);
+    /// 0 = tokens never expire.
+    #[arg(long, default_value_t = 90, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(0..=3650))]
+    login_expiration_days: u64,
+    /// A browser origin allowed to call the API (`https://app.example.com`, or `*`); repeat for
+    /// several. Without it, CORS is off.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<CorsOrigin>,
+    /// Reverse proxies in front of the server that append the client's address to
+    /// `X-Forwarded-For`; the login limits count that address. 0 = use the TCP peer.
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=16))]
+    trusted_proxy_hops: u64,
     /// Seed demo data and print the console's address, the logins and ready-to-paste curl
     /// commands.
     #[arg(long)]
@@ -178,10 +205,7 @@ enum Order {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -192,6 +216,21 @@ fn main() -> ExitCode {
             eprintln!("lobby-server: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `RUST_LOG` (default `info`), except that `tokio_postgres` stays at `info` unless named:
+/// at `debug` it logs every statement's parameters, which hold token and password hashes.
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = rust_log.filter(|s| !s.trim().is_empty()).unwrap_or("info");
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if spec.contains("tokio_postgres") {
+        return filter;
+    }
+    match "tokio_postgres=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
     }
 }
 
@@ -240,6 +279,22 @@ fn run(cli: Cli) -> Result<(), String> {
         dispatch_interval: Duration::from_millis(cli.dispatch_interval_ms),
         password_cost: if cli.insecure_fast_password_hashing { PasswordCost::Fast } else { PasswordCost::Standard },
         live: LiveConfig { service_level: Duration::from_secs(cli.service_level), ..LiveConfig::default() },
+        security: SecurityConfig {
+            login_limits: LoginLimits {
+                by_user: FailureLimit {
+                    failures: cli.login_block_user_after,
+                    block_for: Duration::from_secs(cli.login_block_user_minutes * 60),
+                },
+                by_address: FailureLimit {
+                    failures: cli.login_block_ip_after,
+                    block_for: Duration::from_secs(cli.login_block_ip_minutes * 60),
+                },
+            },
+            token_lifetime: (cli.login_expiration_days > 0)
+                .then(|| Duration::from_secs(cli.login_expiration_days * 24 * 3600)),
+            cors_origins: cli.cors_origins.clone(),
+            trusted_proxy_hops: usize::try_from(cli.trusted_proxy_hops).unwrap_or(0),
+        },
         ..ServerConfig::default()
     };
     let state = AppState::new(store, config);

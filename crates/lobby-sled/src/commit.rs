@@ -105,12 +105,16 @@ impl SledStore {
             if let Err(error) = applied {
                 // sled's transactions are all-or-nothing, but after a storage error we cannot be
                 // sure what the log holds; refuse to build on it.
-                let reason = match error {
-                    TransactionError::Storage(error) => SledError::from(error).to_string(),
-                    TransactionError::Abort(()) => "transaction aborted".to_owned(),
+                let (reason, full) = match error {
+                    TransactionError::Storage(error) => {
+                        let full = crate::error::is_disk_full(&error);
+                        (SledError::from(error).to_string(), full)
+                    }
+                    TransactionError::Abort(()) => ("transaction aborted".to_owned(), false),
                 };
                 state.failed = Some(reason.clone());
-                return Err(StoreError::Backend(format!("commit failed: {reason}")));
+                let reason = format!("commit failed: {reason}");
+                return Err(if full { StoreError::Unavailable(reason) } else { StoreError::Backend(reason) });
             }
             for write in &commit.writes {
                 match (&write.key, &write.value) {
@@ -130,7 +134,8 @@ impl SledStore {
             if let Err(error) = self.db.flush() {
                 let reason = format!("flush after a commit failed, so it may not be durable: {error}");
                 state.failed = Some(reason.clone());
-                return Err(StoreError::Backend(reason));
+                let full = crate::error::is_disk_full(&error);
+                return Err(if full { StoreError::Unavailable(reason) } else { StoreError::Backend(reason) });
             }
         }
         // Under the commit lock, so subscribers see sequence order; after the flush, so a feed

@@ -7,7 +7,9 @@ use lobby_core::StoreError;
 use crate::FORMAT_VERSION;
 
 /// Everything that can go wrong in this crate. At the [`Store`](lobby_core::Store) boundary these become
-/// [`StoreError::Corrupt`] (bad data) or [`StoreError::Backend`] (everything else).
+/// [`StoreError::Corrupt`] (bad data), [`StoreError::Unavailable`] (disk full, or commits refused
+/// after an earlier failure until the store is reopened) or [`StoreError::Backend`] (everything
+/// else).
 #[derive(Debug, thiserror::Error)]
 pub enum SledError {
     /// sled takes an exclusive file lock: only one process (one open store) per database.
@@ -58,7 +60,21 @@ impl From<SledError> for StoreError {
             SledError::Corrupt { .. } | SledError::Inconsistent(_) | SledError::UnsupportedFormat { .. } => {
                 StoreError::Corrupt(error.to_string())
             }
+            // Nothing more is written until the store is reopened: the service is unavailable
+            // (503), not broken.
+            SledError::Failed(_) => StoreError::Unavailable(error.to_string()),
+            SledError::Sled(ref sled) if is_disk_full(sled) => StoreError::Unavailable(error.to_string()),
             _ => StoreError::Backend(error.to_string()),
         }
+    }
+}
+
+/// Whether sled failed for want of space (disk full, quota, file too large).
+pub(crate) fn is_disk_full(error: &sled::Error) -> bool {
+    match error {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::StorageFull || matches!(io.raw_os_error(), Some(27 | 28 | 122))
+        }
+        _ => false,
     }
 }

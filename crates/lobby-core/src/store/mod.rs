@@ -126,6 +126,12 @@ pub enum StoreError {
     /// The backend failed (I/O, connection, lock held by another process).
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// The backend cannot be reached for now (connection refused or dropped, database
+    /// restarting, disk full); the same call may succeed later. A commit refused this way was
+    /// not applied, unless the message says its outcome is unknown (the connection went away
+    /// between `COMMIT` and its answer, and the store could not find out in time).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A store behind a reference or a smart pointer is a store: `Engine<&S>`,

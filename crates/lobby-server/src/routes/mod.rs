@@ -100,6 +100,7 @@ macro_rules! api_routes {
 api_routes! {
     (post "/api/v1/login" Public => users::login),
     (post "/api/v1/logout" SignedIn => users::logout),
+    (post "/api/v1/users.logout" SignedIn => users::logout_everywhere),
     (get "/api/v1/me" SignedIn => users::me),
     (post "/api/v1/users.create" SignedIn => users::create),
     (get "/api/v1/livechat/inquiries.list" SignedIn => inquiries::list),

@@ -41,7 +41,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{success, Reply};
-use crate::auth::{authenticate, constant_time_eq, AuthUser};
+use crate::auth::{authenticate, constant_time_eq, AuthUser, StoredToken};
 use crate::error::ApiError;
 use crate::input::{optional, Additional, JsonBody, Kind, QueryParams};
 use crate::live::{self, Change, LiveEvent, LOG_PAGE};
@@ -94,10 +94,12 @@ async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<User, ApiError>
     let Ok(user_id) = UserId::new(user) else { return Err(ApiError::not_logged_in()) };
     let user = state.run(move |engine| engine.user(&user_id)).await?.filter(|u| u.active);
     let Some(user) = user else { return Err(ApiError::not_logged_in()) };
-    let genuine = user
-        .login_token_hashes
-        .iter()
-        .fold(false, |found, key| found | constant_time_eq(&ticket_mac(user.id.as_str(), expires, key), &mac));
+    // The ticket dies with its login: signed out, or past the token lifetime.
+    let (now, lifetime) = (state.now(), state.security().token_lifetime);
+    let genuine = user.login_token_hashes.iter().map(|entry| StoredToken::parse(entry)).fold(false, |found, login| {
+        let matches = constant_time_eq(&ticket_mac(user.id.as_str(), expires, &login.hash), &mac);
+        found | (matches && login.is_live(now, lifetime))
+    });
     if genuine {
         Ok(user)
     } else {

@@ -1,17 +1,18 @@
-//! `login`, `me`, `users.create`.
+//! `login`, `logout`, `users.logout`, `me`, `users.create`.
 
 use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use lobby_core::{NewUser, Permission, Role};
+use lobby_core::{NewUser, Permission, Role, UserId};
 use serde_json::{json, Value};
 
 use super::{success, Reply};
-use crate::auth::{new_login_token, password_digest, token_hash, AuthUser};
+use crate::auth::{find_token, new_login_token, password_digest, AuthUser};
 use crate::error::ApiError;
 use crate::input::{check_object, get_bool, get_str, optional, required, Additional, JsonBody, Kind};
+use crate::security::ClientAddress;
 use crate::{wire, AppState};
 
 /// Longest password accepted (hashing cost is bounded regardless).
@@ -20,7 +21,14 @@ const MAX_PASSWORD_LEN: usize = 1024;
 /// `POST /api/v1/login {"user","password"}` (`user` is a username or an email; `username` or
 /// `email` work too). `password` is the plain text or Meteor's
 /// `{"digest":"<sha-256 hex>","algorithm":"sha-256"}`.
-pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+///
+/// Failed logins are counted per user and per client address; while either is blocked every
+/// login is refused with 429 before the password is looked at (see [`crate::security`]).
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
     check_object(
         &body,
         &[
@@ -38,19 +46,39 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> R
         (None, None, Some(email)) => (email.to_owned(), true),
         (None, None, None) => return Err(ApiError::invalid_params("must have required property 'user'")),
     };
-    let digest = password_digest_of(&body["password"])?;
+    let digest = password_digest_of(&body["password"]);
+    if let Err(error) = &digest {
+        if error.status == StatusCode::BAD_REQUEST {
+            return Err(error.clone());
+        }
+    }
     let lookup = identity.clone();
     let user = state
         .run(move |engine| if by_email { engine.user_by_email(&lookup) } else { engine.user_by_username(&lookup) })
         .await?;
-    let passwords = state.passwords().clone();
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = state.blocking(move || passwords.verify(&digest, stored.as_deref())).await?;
+    // One count per account however it is named; names without an account count by name.
+    let user_key = match &user {
+        Some(user) => format!("id:{}", user.id),
+        None => format!("name:{}", identity.to_lowercase()),
+    };
+    let attempt = state.login_guard().begin(&user_key, address, state.now()).map_err(|blocked| {
+        tracing::warn!(user = %identity, address = ?address, ?blocked, "login refused: too many failures");
+        ApiError::from(blocked)
+    })?;
+    let verified = match digest {
+        Ok(digest) => {
+            let passwords = state.passwords().clone();
+            let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+            state.blocking(move || passwords.verify(&digest, stored.as_deref())).await?
+        }
+        Err(_) => false,
+    };
     let Some(user) = user.filter(|u| verified && u.active) else {
-        tracing::info!(user = %identity, "login failed");
+        attempt.failed(state.now());
+        tracing::info!(user = %identity, address = ?address, "login failed");
         return Err(ApiError::login_failed());
     };
-    let (token, hash) = new_login_token();
+    let (token, hash) = new_login_token(state.now());
     let user_id = user.id.clone();
     let (user, agent) = state
         .run(move |engine| {
@@ -59,6 +87,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> R
             Ok((user, agent))
         })
         .await?;
+    attempt.succeeded();
     Ok(Json(json!({
         "status": "success",
         "data": {
@@ -100,10 +129,41 @@ pub async fn logout(
 ) -> Result<Json<Value>, ApiError> {
     // AuthUser has checked the header, so it is present and valid.
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
-    let hash = token_hash(token);
-    let id = user.id().clone();
-    state.run(move |engine| engine.remove_login_token(&id, &hash)).await?;
+    if let Some(entry) = find_token(&user.0, token).map(str::to_owned) {
+        let id = user.id().clone();
+        state.run(move |engine| engine.remove_login_token(&id, &entry)).await?;
+    }
     Ok(Json(json!({"status": "success", "data": {"message": "You've been logged out!"}})))
+}
+
+/// `POST /api/v1/users.logout {"userId"?}`: signs a user out of every session (all its
+/// tokens go). Signing out someone else needs Rocket.Chat's `logout-other-user`, which Lobby
+/// grants with `create-user` (admins).
+pub async fn logout_everywhere(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(&body, &[optional("userId", Kind::String)], Additional::Rejected)?;
+    let invalid_user = || ApiError::coded(StatusCode::BAD_REQUEST, "Invalid user id", "error-invalid-user-id");
+    let target = match get_str(&body, "userId").filter(|id| !id.is_empty()) {
+        Some(id) => UserId::new(id).map_err(|_| invalid_user())?,
+        None => user.id().clone(),
+    };
+    if &target != user.id() && !state.engine().allows(&user.0, Permission::CreateUser) {
+        return Err(ApiError::forbidden());
+    }
+    let id = target.clone();
+    let found = state
+        .run(move |engine| {
+            let Some(found) = engine.user(&id)? else { return Ok(false) };
+            for entry in &found.login_token_hashes {
+                engine.remove_login_token(&id, entry)?;
+            }
+            Ok(true)
+        })
+        .await?;
+    if !found {
+        return Err(invalid_user());
+    }
+    tracing::info!(user = %target, by = %user.id(), "signed out of every session");
+    Ok(success(json!({ "message": format!("User {target} has been logged out!") })))
 }
 
 /// `GET /api/v1/me`: the signed-in user.

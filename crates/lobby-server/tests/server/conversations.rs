@@ -169,10 +169,11 @@ fn the_timer_loop_fires_a_deadline_when_the_clock_reaches_it() {
     let deadline = server.get(&format!("/api/v1/livechat/inquiries.getOne?roomId={rid}"), Some(&admin));
     assert_eq!(deadline.body["inquiry"]["deadlines"][0]["rule"], "queue-overflow");
     clock.advance(600_000);
-    // The loop sleeps on the real clock; any commit wakes it to look again.
+    // The loop sleeps on the real clock; any commit wakes it to look again. (A wake-up still
+    // pending from the release above may beat the nudge to it: then the room is closed already.)
     let nudge =
         server.post("/api/v1/livechat/message", None, &json!({"token": token, "rid": rid, "msg": "still there?"}));
-    assert_eq!(nudge.status, 200, "{}", nudge.raw);
+    assert!(nudge.status == 200 || nudge.body["errorType"] == "room-closed", "{}", nudge.raw);
     let closed = server.wait_for_status(&admin, &rid, "closed");
     assert!(closed.get("deadlines").is_none(), "{closed}");
     // Closing freed the visitor to open a new conversation.

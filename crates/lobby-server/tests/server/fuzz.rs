@@ -1205,7 +1205,7 @@ fn fuzz_router(label: &str, seed: u64, cases: usize, make: &dyn Fn() -> Fixture)
                 }
                 before = after;
                 // A successful logout revokes a fixture login that later cases rely on.
-                if request.path() == "/api/v1/logout" && reply.status == 200 {
+                if matches!(request.path(), "/api/v1/logout" | "/api/v1/users.logout") && reply.status == 200 {
                     fixture.restore_logins();
                     before = fixture.snapshot();
                 }

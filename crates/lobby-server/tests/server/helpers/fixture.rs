@@ -124,10 +124,11 @@ impl Fixture {
         let engine = self.state.engine();
         for login in self.logins.values() {
             let id = UserId::new(login.user_id.clone()).unwrap();
-            let hash = lobby_server::auth::token_hash(&login.token);
             let user = engine.user(&id).unwrap().unwrap();
-            if !user.login_token_hashes.contains(&hash) {
-                engine.add_login_token(&id, hash).unwrap();
+            if lobby_server::auth::find_token(&user, &login.token).is_none() {
+                let hash = lobby_server::auth::token_hash(&login.token);
+                let entry = lobby_server::auth::StoredToken { hash, issued_at: self.state.now() }.entry();
+                engine.add_login_token(&id, entry).unwrap();
             }
         }
     }

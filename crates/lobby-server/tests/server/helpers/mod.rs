@@ -32,7 +32,7 @@ pub fn sign_up(state: &AppState, username: &str, roles: &[&str]) -> Login {
     new.email = Some(format!("{username}@example.com"));
     new.password_hash = Some(state.passwords().hash(PASSWORD));
     let user = state.engine().create_user(&Actor::System, new).expect("user created");
-    let (token, hash) = new_login_token();
+    let (token, hash) = new_login_token(state.now());
     state.engine().add_login_token(&user.id, hash).unwrap();
     Login { user_id: user.id.to_string(), token }
 }
