@@ -53,7 +53,7 @@ const TICKET_PURPOSE: &str = "lobby inquiries.stream ticket";
 
 /// `POST livechat/inquiries.streamTicket` (Lobby's own): a ticket that lets the caller open
 /// `inquiries.stream?ticket=…` within a minute. It is good for nothing else, and stops working
-/// when the login it was made with signs out.
+/// when the login it was made with signs out or expires.
 pub async fn ticket(
     State(state): State<AppState>,
     user: AuthUser,
