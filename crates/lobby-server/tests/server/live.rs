@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lobby_core::{
-    Actor, DepartmentSettings, EventKind, EventQuery, EventSeq, NewInquiry, RoutingMethod, UserId, VisitorId,
-    VisitorSummary,
+    Actor, Clock, DepartmentSettings, EventKind, EventQuery, EventSeq, ManualClock, NewInquiry, RoutingMethod,
+    Timestamp, UserId, VisitorId, VisitorSummary,
 };
 use lobby_server::live::LiveConfig;
+use lobby_server::security::SecurityConfig;
 use lobby_server::stores::StoreHandle;
 use lobby_server::{AppState, PasswordCost, RunningServer, ServerConfig};
 use serde_json::{json, Value};
@@ -264,6 +265,35 @@ fn tickets_open_streams_for_browsers_and_login_tokens_in_urls_do_not() {
     match open(addr, STREAM, StreamAuth::Headers(&plain), None) {
         Err((status, _)) => assert_eq!(status, 403),
         Ok(_) => panic!("a plain user may not stream"),
+    }
+}
+
+#[test]
+fn a_ticket_stops_working_when_its_login_expires() {
+    const START: i64 = 1_700_000_000_000;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START), 0));
+    let security = SecurityConfig { token_lifetime: Some(Duration::from_secs(3600)), ..SecurityConfig::default() };
+    let server = TestServer::start_configured(ServerConfig {
+        password_cost: PasswordCost::Fast,
+        clock: Arc::clone(&clock) as Arc<dyn Clock>,
+        security,
+        ..ServerConfig::default()
+    });
+    let agent = server.user("ines", &["livechat-agent"]);
+    let addr = server.server.addr();
+    // Thirty seconds before the login expires, a ticket good for a minute.
+    clock.advance(3600 * 1000 - 30_000);
+    let ticket = server.post("/api/v1/livechat/inquiries.streamTicket", Some(&agent), &json!({}));
+    assert_eq!(ticket.status, 200, "{}", ticket.raw);
+    let ticket = ticket.body["ticket"].as_str().unwrap().to_owned();
+    let client = open(addr, &format!("{STREAM}?ticket={ticket}"), StreamAuth::None, None);
+    assert!(client.is_ok(), "the ticket works while its login stands");
+    drop(client);
+    // The ticket has half a minute left, its login none.
+    clock.advance(30_000);
+    match open(addr, &format!("{STREAM}?ticket={ticket}"), StreamAuth::None, None) {
+        Err((status, _)) => assert_eq!(status, 401),
+        Ok(_) => panic!("a ticket outlived its login"),
     }
 }
 
