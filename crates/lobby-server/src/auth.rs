@@ -207,19 +207,23 @@ impl FromRequestParts<AppState> for AuthUser {
         let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
             return Err(ApiError::not_logged_in());
         };
-        if token.is_empty() || token.len() > 512 {
-            return Err(ApiError::not_logged_in());
-        }
-        let Ok(user_id) = UserId::new(user_id) else { return Err(ApiError::not_logged_in()) };
-        let token = token.to_owned();
-        let (now, lifetime) = (state.now(), state.security().token_lifetime);
-        let user = state
-            .run(move |engine| engine.user(&user_id))
-            .await?
-            .filter(|user| user.active && holds_token(user, &token, now, lifetime))
-            .ok_or_else(ApiError::not_logged_in)?;
-        Ok(Self(user))
+        authenticate(state, user_id, token).await.map(Self)
     }
+}
+
+/// The active user whose id and login token these are; 401 otherwise.
+pub async fn authenticate(state: &AppState, user_id: &str, token: &str) -> Result<User, ApiError> {
+    if token.is_empty() || token.len() > 512 {
+        return Err(ApiError::not_logged_in());
+    }
+    let Ok(user_id) = UserId::new(user_id) else { return Err(ApiError::not_logged_in()) };
+    let token = token.to_owned();
+    let (now, lifetime) = (state.now(), state.security().token_lifetime);
+    state
+        .run(move |engine| engine.user(&user_id))
+        .await?
+        .filter(|user| user.active && holds_token(user, &token, now, lifetime))
+        .ok_or_else(ApiError::not_logged_in)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `--demo`: seeds departments, agents, visitors and inquiries (idempotently: a restart on the
-//! same store reuses what is there), then prints a login and ready-to-paste curl commands for
-//! the three calls of the Rocket.Chat inquiries API (list, take, getOne).
+//! same store reuses what is there), then prints the console's address, the logins, and
+//! ready-to-paste curl commands for the three calls of the Rocket.Chat inquiries API (list,
+//! take, getOne). While it runs, simulated visitors keep arriving ([`traffic`]), so the console
+//! shows a live queue.
 
 use std::collections::BTreeSet;
 
@@ -133,9 +135,10 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
     Ok(DemoInfo { user_id: admin_id, token, open_inquiry, room, created_anything: created, reset_conversations: reset })
 }
 
-/// The text `--demo` prints: a login, and curl commands for list, take and getOne that work
-/// as pasted against `base_url` (`http://127.0.0.1:3000`).
-pub fn instructions(info: &DemoInfo, base_url: &str, store: &str) -> String {
+/// The text `--demo` prints: the console's address and logins, and curl commands for list,
+/// take and getOne that work as pasted against `base_url` (`http://127.0.0.1:3000`).
+/// `traffic` is the simulated visitors' arrival rate, per minute.
+pub fn instructions(info: &DemoInfo, base_url: &str, store: &str, traffic: u32) -> String {
     let auth = format!("-H \"X-Auth-Token: {}\" -H \"X-User-Id: {}\"", info.token, info.user_id);
     let api = format!("{base_url}/api/v1");
     let mut out = String::new();
@@ -145,6 +148,14 @@ pub fn instructions(info: &DemoInfo, base_url: &str, store: &str) -> String {
         (false, n) => format!("already seeded, reused; {n} conversation(s) taken earlier closed and reopened"),
     };
     out.push_str(&format!("Lobby demo is running at {base_url} (store: {store}; demo data {seeded}).\n\n"));
+    out.push_str(&format!("Open the console in a browser: {base_url}/\n"));
+    out.push_str(&format!(
+        "  supervisor \"{DEMO_USERNAME}\" (admin, manager and agent); agents \"alice\" (Sales) and \"bob\" (Support); password \"{DEMO_PASSWORD}\"\n"
+    ));
+    match traffic {
+        0 => out.push_str("  no simulated visitors (--demo-traffic 0)\n\n"),
+        n => out.push_str(&format!("  simulated visitors arrive, {n} a minute (--demo-traffic 0 turns them off)\n\n")),
+    }
     out.push_str(&format!(
         "Log in as \"{DEMO_USERNAME}\" (admin, manager and agent) or the agents \"alice\" and \"bob\"; password \"{DEMO_PASSWORD}\":\n"
     ));
@@ -171,4 +182,88 @@ pub fn instructions(info: &DemoInfo, base_url: &str, store: &str) -> String {
     }
     out.push_str("Press Ctrl-C to stop; the data stays for the next run.\n");
     out
+}
+
+/// Names simulated visitors take, in turn.
+const TRAFFIC_NAMES: [&str; 12] = [
+    "Ines Moreau",
+    "Tomasz Nowak",
+    "Aiko Sato",
+    "Diego Ramos",
+    "Fatima Zahra",
+    "Liam O'Brien",
+    "Mei Chen",
+    "Olu Adeyemi",
+    "Sofia Rossi",
+    "Arjun Mehta",
+    "Hanna Berg",
+    "Youssef Amrani",
+];
+/// No more arrivals while this many conversations wait: the demo queue stays readable.
+const TRAFFIC_MAX_WAITING: usize = 15;
+/// A simulated visitor nobody took leaves after this long (the statistics count it abandoned).
+const TRAFFIC_PATIENCE_MS: u64 = 8 * 60_000;
+
+/// Simulated visitors: `per_minute` arrive each minute (0: none), spread over Sales, Support and
+/// the public queue; one nobody takes within 8 minutes leaves. Runs until `stop` turns true.
+pub async fn traffic(state: AppState, per_minute: u32, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if per_minute == 0 {
+        return;
+    }
+    let interval = std::time::Duration::from_millis(60_000 / u64::from(per_minute));
+    let mut arrivals = 0u64;
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+            () = tokio::time::sleep(interval) => {}
+        }
+        arrivals += 1;
+        let number = arrivals;
+        let engine = std::sync::Arc::clone(state.engine());
+        let waiting = state.live().now().waiting();
+        let result = tokio::task::spawn_blocking(move || -> Result<(), CoreError> {
+            leave_if_tired(&engine)?;
+            if waiting >= TRAFFIC_MAX_WAITING {
+                return Ok(());
+            }
+            let token = format!("demo-traffic-{}-{number}", std::process::id());
+            let department = match number % 3 {
+                0 => None,
+                1 => Some("Sales".to_owned()),
+                _ => Some("Support".to_owned()),
+            };
+            let name = TRAFFIC_NAMES[(number as usize) % TRAFFIC_NAMES.len()];
+            let details = VisitorDetails { token: token.clone(), name: Some(name.to_owned()), email: None, department };
+            engine.register_visitor(&details)?;
+            engine.open_room(&token, None)?;
+            Ok(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => state.request_dispatch(),
+            Ok(Err(error)) => tracing::warn!(%error, "a simulated visitor could not arrive"),
+            Err(error) => tracing::warn!(%error, "simulated traffic panicked"),
+        }
+    }
+}
+
+/// Simulated visitors who waited longer than their patience leave (close their own room).
+fn leave_if_tired(engine: &crate::SharedEngine) -> Result<(), CoreError> {
+    let now = engine.config().clock.now();
+    let waiting = ListRequest {
+        status: InquiryStatus::Open,
+        paging: Paging::new(0, 100),
+        sort: lobby_core::InquirySort::ascending(lobby_core::SortField::QueuedAt),
+        ..ListRequest::default()
+    };
+    for inquiry in engine.list(&Actor::System, &waiting)?.items {
+        let tired = now.millis_since(inquiry.age_key()) > TRAFFIC_PATIENCE_MS;
+        if tired && inquiry.visitor.token.starts_with("demo-traffic-") {
+            let token = inquiry.visitor.token.clone();
+            engine.close(&Actor::Visitor(token), &inquiry.rid, "the visitor left")?;
+        } else if !tired {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -30,12 +30,16 @@ pub async fn run(engine: SharedEngine, wake: Arc<Notify>, interval: Duration, mu
         }
         let engine = Arc::clone(&engine);
         match tokio::task::spawn_blocking(move || engine.dispatch(&Actor::System)).await {
-            Ok(Ok(report)) if report.released + report.assigned > 0 => tracing::info!(
-                released = report.released,
-                assigned = report.assigned,
-                waiting = report.unassigned,
-                "dispatch"
-            ),
+            Ok(Ok(report)) if report.released + report.assigned > 0 => {
+                metrics::counter!("lobby_dispatch_assignments_total").increment(report.assigned as u64);
+                metrics::counter!("lobby_dispatch_releases_total").increment(report.released as u64);
+                tracing::info!(
+                    released = report.released,
+                    assigned = report.assigned,
+                    waiting = report.unassigned,
+                    "dispatch"
+                )
+            }
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "dispatch failed"),
             Err(error) => tracing::error!(%error, "dispatch panicked"),

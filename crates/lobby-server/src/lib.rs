@@ -3,6 +3,9 @@
 //! A Rocket.Chat-compatible REST server around the Lobby engine: the livechat inquiries API
 //! (`inquiries.list`, `.take`, `.getOne`, `.queuedForUser`, `.returnAsInquiry`), sign-in, users,
 //! agents, departments and the visitor routes, with Rocket.Chat's envelopes and error strings.
+//! Beside the API: the live event stream (`inquiries.stream`, Server-Sent Events that resume
+//! from the durable log) and real-time statistics, both fed by [`live::LiveHub`]; Prometheus
+//! metrics at `/metrics` ([`metrics`]); and a web console at `/` ([`console`]).
 //!
 //! The engine and its stores are synchronous; every engine call runs on tokio's blocking pool.
 //! A background dispatcher releases (or, under an automatic routing method, assigns) queued
@@ -19,10 +22,13 @@
 //! ```
 
 pub mod auth;
+pub mod console;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;
 pub mod input;
+pub mod live;
+pub mod metrics;
 pub mod routes;
 pub mod security;
 pub mod stores;
@@ -45,6 +51,8 @@ use tracing::Span;
 
 pub use crate::auth::{PasswordCost, Passwords};
 pub use crate::error::ApiError;
+use crate::live::{LiveConfig, LiveHub};
+use crate::metrics::MeteredStore;
 use crate::security::{LoginGuard, SecurityConfig};
 use crate::stores::StoreHandle;
 
@@ -69,6 +77,8 @@ pub struct ServerConfig {
     pub password_cost: PasswordCost,
     /// Where "now" comes from: the system clock, or a `ManualClock` in tests.
     pub clock: Arc<dyn Clock>,
+    /// The event stream and the statistics.
+    pub live: LiveConfig,
     /// Login limits, token lifetime, CORS.
     pub security: SecurityConfig,
 }
@@ -80,6 +90,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("timers", &self.timers)
             .field("dispatch_interval", &self.dispatch_interval)
             .field("password_cost", &self.password_cost)
+            .field("live", &self.live)
             .field("security", &self.security)
             .finish_non_exhaustive()
     }
@@ -93,6 +104,7 @@ impl Default for ServerConfig {
             dispatch_interval: Duration::from_secs(1),
             password_cost: PasswordCost::Standard,
             clock: Arc::new(SystemClock),
+            live: LiveConfig::default(),
             security: SecurityConfig::default(),
         }
     }
@@ -107,6 +119,9 @@ pub struct AppState {
 struct Inner {
     engine: SharedEngine,
     store: StoreHandle,
+    live: LiveHub,
+    /// Turns true when the server shuts down: streams end, so that connections can close.
+    closing: watch::Sender<bool>,
     passwords: Passwords,
     dispatch: Arc<Notify>,
     dispatch_interval: Duration,
@@ -116,18 +131,24 @@ struct Inner {
 }
 
 impl AppState {
+    /// The state over `store`; starts following its feed for the live views at once.
     pub fn new(store: StoreHandle, config: ServerConfig) -> Self {
+        crate::metrics::install();
+        let live = LiveHub::start(store.store(), Arc::clone(&config.clock), config.live);
         let engine_config = EngineConfig {
             routing: config.routing,
             timers: config.timers,
             clock: Arc::clone(&config.clock),
             ..EngineConfig::default()
         };
-        let engine = Arc::new(Engine::with_config(store.store(), engine_config));
+        let metered: SharedStore = Arc::new(MeteredStore::new(store.store()));
+        let engine = Arc::new(Engine::with_config(metered, engine_config));
         Self {
             inner: Arc::new(Inner {
                 engine,
                 store,
+                live,
+                closing: watch::channel(false).0,
                 passwords: Passwords::new(config.password_cost),
                 dispatch: Arc::new(Notify::new()),
                 dispatch_interval: config.dispatch_interval,
@@ -138,12 +159,34 @@ impl AppState {
         }
     }
 
+    /// The engine.
     pub fn engine(&self) -> &SharedEngine {
         &self.inner.engine
     }
 
+    /// The store, for reads the engine does not offer (the event log).
+    pub fn store(&self) -> SharedStore {
+        self.inner.store.store()
+    }
+
+    /// The live views: the stream hub, the present, the recent past.
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
+    }
+
     pub fn passwords(&self) -> &Passwords {
         &self.inner.passwords
+    }
+
+    /// Completes when the server starts shutting down (at once if it has).
+    pub async fn closing(&self) {
+        let mut closing = self.inner.closing.subscribe();
+        let _ = closing.wait_for(|closing| *closing).await;
+    }
+
+    /// Ends every stream (the server is shutting down).
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// The server's "now" (its injected clock).
@@ -219,6 +262,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(metrics::track_request))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -257,11 +301,19 @@ pub async fn serve(
         Arc::clone(&state.inner.dispatch),
         stop_dispatcher.subscribe(),
     ));
+    let upkeep = tokio::spawn(metrics::upkeep(stop_dispatcher.subscribe()));
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Streams never finish by themselves; graceful shutdown waits for every connection.
+        closing.close_streams();
+    };
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     let _ = stop_dispatcher.send(true);
     let _ = dispatcher.await;
     let _ = timers.await;
+    let _ = upkeep.await;
     let flush_state = state.clone();
     let flushed = tokio::task::spawn_blocking(move || flush_state.flush()).await;
     match flushed {

@@ -10,6 +10,7 @@ use lobby_core::{
     AbandonedRoomsAction, Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod,
     TimerConfig,
 };
+use lobby_server::live::LiveConfig;
 use lobby_server::security::{CorsOrigin, FailureLimit, LoginLimits, SecurityConfig};
 use lobby_server::stores::StoreSpec;
 use lobby_server::{demo, AppState, PasswordCost, ServerConfig};
@@ -111,9 +112,16 @@ struct Cli {
     /// `X-Forwarded-For`; the login limits count that address. 0 = use the TCP peer.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=16))]
     trusted_proxy_hops: u64,
-    /// Seed demo data and print a login and ready-to-paste curl commands.
+    /// Seed demo data and print the console's address, the logins and ready-to-paste curl
+    /// commands.
     #[arg(long)]
     demo: bool,
+    /// With --demo: simulated visitors arriving per minute (0 = none).
+    #[arg(long, default_value_t = 3, value_name = "PER-MINUTE", value_parser = clap::value_parser!(u32).range(0..=600))]
+    demo_traffic: u32,
+    /// Takes within this many seconds meet the service level in `inquiries.stats` (default 20).
+    #[arg(long, default_value_t = 20, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    service_level: u64,
     /// Hash passwords with minimal argon2 cost. Only for tests and throwaway demos.
     #[arg(long, hide = true, global = true)]
     insecure_fast_password_hashing: bool,
@@ -270,6 +278,7 @@ fn run(cli: Cli) -> Result<(), String> {
         },
         dispatch_interval: Duration::from_millis(cli.dispatch_interval_ms),
         password_cost: if cli.insecure_fast_password_hashing { PasswordCost::Fast } else { PasswordCost::Standard },
+        live: LiveConfig { service_level: Duration::from_secs(cli.service_level), ..LiveConfig::default() },
         security: SecurityConfig {
             login_limits: LoginLimits {
                 by_user: FailureLimit {
@@ -293,7 +302,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Some(Command::CreateUser { username, password, name, email, roles }) => {
             create_user(&state, username, password, name, email, roles)
         }
-        None => serve(&state, cli.bind, cli.demo),
+        None => serve(&state, cli.bind, cli.demo.then_some(cli.demo_traffic)),
     };
     state.flush().map_err(|error| format!("flushing the store failed: {error}"))?;
     result
@@ -339,7 +348,8 @@ fn create_user(
     Ok(())
 }
 
-fn serve(state: &AppState, bind: SocketAddr, demo: bool) -> Result<(), String> {
+/// Serves until SIGINT/SIGTERM; `demo` is `Some(visitors per minute)` with `--demo`.
+fn serve(state: &AppState, bind: SocketAddr, demo: Option<u32>) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -348,14 +358,17 @@ fn serve(state: &AppState, bind: SocketAddr, demo: bool) -> Result<(), String> {
         runtime.block_on(tokio::net::TcpListener::bind(bind)).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base_url = format!("http://{}", reachable(addr));
-    if demo {
+    let (stop_traffic, traffic_stopped) = tokio::sync::watch::channel(false);
+    if let Some(per_minute) = demo {
         let info = demo::seed(state).map_err(|e| format!("seeding the demo failed: {e} [{}]", e.code()))?;
-        print!("{}", demo::instructions(&info, &base_url, state.store_description()));
+        print!("{}", demo::instructions(&info, &base_url, state.store_description(), per_minute));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
+        runtime.spawn(demo::traffic(state.clone(), per_minute, traffic_stopped));
     }
     tracing::info!(%addr, store = state.store_description(), "listening");
     let served = runtime.block_on(lobby_server::serve(listener, state.clone(), lobby_server::shutdown_signal()));
+    let _ = stop_traffic.send(true);
     // Blocking calls still running (a client that hung up mid-request) finish before we flush.
     runtime.shutdown_timeout(Duration::from_secs(10));
     served.map_err(|e| format!("server error: {e}"))

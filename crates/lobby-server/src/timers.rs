@@ -23,7 +23,12 @@ pub const BACKSTOP: Duration = Duration::from_secs(60);
 pub async fn run(engine: SharedEngine, fired: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let woken = Arc::new(Notify::new());
     let listening = Arc::new(AtomicBool::new(true));
-    let listener = spawn_feed_listener(&engine, Arc::clone(&woken), Arc::clone(&listening));
+    // Subscribing may read the store (PostgreSQL's blocking client), which must not run on a
+    // runtime thread: it panicked there, and the panic ended this loop.
+    let listener = {
+        let (engine, woken, listening) = (Arc::clone(&engine), Arc::clone(&woken), Arc::clone(&listening));
+        tokio::task::spawn_blocking(move || spawn_feed_listener(&engine, woken, listening)).await.ok().flatten()
+    };
     loop {
         let next = {
             let engine = Arc::clone(&engine);
@@ -60,6 +65,7 @@ pub async fn run(engine: SharedEngine, fired: Arc<Notify>, mut stop: watch::Rece
         let engine = Arc::clone(&engine);
         match tokio::task::spawn_blocking(move || engine.fire_due()).await {
             Ok(Ok(report)) if report.fired > 0 => {
+                metrics::counter!("lobby_timer_firings_total").increment(report.fired as u64);
                 tracing::info!(fired = report.fired, rescheduled = report.rescheduled, "timers fired");
                 fired.notify_one();
             }

@@ -52,6 +52,7 @@ pub async fn take(State(state): State<AppState>, user: AuthUser, JsonBody(body):
     };
     let actor = user.actor();
     let inquiry = state.run(move |engine| engine.take(&actor, &inquiry_id, on_behalf.as_ref())).await?;
+    metrics::counter!("lobby_takes_total").increment(1);
     Ok(success(json!({ "inquiry": wire::inquiry(&inquiry) })))
 }
 

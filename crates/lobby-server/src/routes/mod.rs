@@ -4,6 +4,8 @@
 pub mod chat;
 pub mod inquiries;
 pub mod livechat;
+pub mod stats;
+pub mod stream;
 pub mod users;
 
 use axum::routing::{get, post, put, MethodRouter};
@@ -22,23 +24,61 @@ pub enum Access {
     SignedIn,
 }
 
-/// One route of the API.
+/// What a route answers with when it succeeds (errors are always JSON envelopes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// `application/json`: the API.
+    Json,
+    /// `text/event-stream`: a stream that does not end by itself.
+    EventStream,
+    /// `text/html`: the console.
+    Html,
+    /// `text/css`.
+    Css,
+    /// `text/javascript`.
+    JavaScript,
+    /// `text/plain`: Prometheus' text format.
+    Text,
+}
+
+impl Content {
+    /// The media type of a successful answer.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::EventStream => "text/event-stream",
+            Self::Html => "text/html",
+            Self::Css => "text/css",
+            Self::JavaScript => "text/javascript",
+            Self::Text => "text/plain",
+        }
+    }
+}
+
+/// One route of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     /// `GET` or `POST`.
     pub method: &'static str,
-    /// The path, from `/api/v1`.
+    /// The path: `/api/v1/…` for the API, `/` and `/console/…` for the console, `/metrics`.
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// What it answers with.
+    pub content: Content,
 }
 
 /// Declares every route once: [`ROUTES`] and [`router`] come from the same list, so a route
 /// cannot be served without being listed (and exercised by the tests that walk the list).
 macro_rules! api_routes {
-    ($(($method:ident $path:literal $access:ident => $handler:path)),* $(,)?) => {
+    ($(($method:ident $path:literal $access:ident $($content:ident)? => $handler:path)),* $(,)?) => {
         /// Every route the server answers, in the order they are declared.
-        pub const ROUTES: &[Route] = &[$(Route { method: api_routes!(@name $method), path: $path, access: Access::$access }),*];
+        pub const ROUTES: &[Route] = &[$(Route {
+            method: api_routes!(@name $method),
+            path: $path,
+            access: Access::$access,
+            content: api_routes!(@content $($content)?),
+        }),*];
 
         /// The router for [`ROUTES`].
         pub fn router() -> Router<AppState> {
@@ -47,6 +87,8 @@ macro_rules! api_routes {
             router
         }
     };
+    (@content) => { Content::Json };
+    (@content $content:ident) => { Content::$content };
     (@name get) => { "GET" };
     (@name post) => { "POST" };
     (@name put) => { "PUT" };
@@ -84,6 +126,15 @@ api_routes! {
     (post "/api/v1/livechat/room.resumeOnHold" SignedIn => livechat::resume_on_hold),
     (post "/api/v1/livechat/message" Public => livechat::visitor_message),
     (post "/api/v1/chat.sendMessage" SignedIn => chat::send_message),
+    (get "/api/v1/livechat/inquiries.stream" SignedIn EventStream => stream::stream),
+    (post "/api/v1/livechat/inquiries.streamTicket" SignedIn => stream::ticket),
+    (get "/api/v1/livechat/queue" SignedIn => stats::queue),
+    (get "/api/v1/livechat/inquiries.stats" SignedIn => stats::stats),
+    (get "/api/v1/livechat/inquiries.history" SignedIn => stats::history),
+    (get "/metrics" Public Text => crate::metrics::render),
+    (get "/" Public Html => crate::console::index),
+    (get "/console/console.css" Public Css => crate::console::stylesheet),
+    (get "/console/console.js" Public JavaScript => crate::console::script),
 }
 
 impl Route {

@@ -920,11 +920,14 @@ fn wrong_methods_are_405_and_unknown_routes_404() {
     }
     let not_found = || Expect::Body(404, json!({"success": false, "error": "Resource not found"}));
     let long = format!("/api/v1/{}", "a".repeat(10_000));
+    // (`/` is the console's page.)
     for path in [
-        "/",
         "/api",
         "/api/v1",
         "/api/v1/",
+        "/console/",
+        "/console/missing.js",
+        "/metrics/x",
         "/api/v1/livechat/inquiries.list/",
         "/api/v1/livechat/inquiries.lis",
         "/API/V1/ME",

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lobby_core::{ManualClock, RoutingConfig, RoutingMethod, TimerConfig, Timestamp};
-use lobby_server::{PasswordCost, ServerConfig};
+use lobby_server::stores::StoreHandle;
+use lobby_server::{AppState, PasswordCost, RunningServer, ServerConfig};
 use serde_json::{json, Value};
 
 use crate::helpers::client::{Reply, TestServer};
@@ -153,16 +154,36 @@ fn departments_carry_their_own_timer_values() {
 
 #[test]
 fn the_timer_loop_fires_a_deadline_when_the_clock_reaches_it() {
+    timer_loop_fires_a_deadline_on(StoreHandle::memory());
+}
+
+/// On PostgreSQL, subscribing to the feed reads the store with a blocking client; done on a
+/// runtime thread it panicked and ended the timer loop, so no deadline ever fired.
+#[test]
+fn the_timer_loop_fires_a_deadline_on_postgres() {
+    let Ok(url) = std::env::var("LOBBY_TEST_POSTGRES_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide LOBBY_TEST_POSTGRES_URL");
+        eprintln!("skipped: LOBBY_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let store = lobby_postgres::PostgresStore::temporary(&url).expect("a temporary schema");
+    timer_loop_fires_a_deadline_on(StoreHandle::new(Arc::new(store), "postgres"));
+}
+
+fn timer_loop_fires_a_deadline_on(store: StoreHandle) {
     let start = Timestamp::from_millis(1_700_000_000_000);
     let clock = Arc::new(ManualClock::new(start, 0));
-    let server = TestServer::start_configured(ServerConfig {
+    let config = ServerConfig {
         routing: RoutingConfig { method: RoutingMethod::ManualSelection, ..RoutingConfig::default() },
         timers: TimerConfig { max_queue_wait: Some(Duration::from_secs(600)), ..TimerConfig::default() },
         dispatch_interval: Duration::from_millis(200),
         password_cost: PasswordCost::Fast,
         clock: clock.clone(),
         ..ServerConfig::default()
-    });
+    };
+    let state = AppState::new(store, config);
+    let server =
+        TestServer { server: RunningServer::start(state, "127.0.0.1:0".parse().unwrap()).expect("server starts") };
     let admin = server.admin();
     let (token, rid) = server.visitor_with_room("tok-1", "Marcos", None);
     server.wait_for_status(&admin, &rid, "open");

@@ -17,9 +17,14 @@ struct Demo {
 
 impl Demo {
     fn start(data_dir: &Path) -> Self {
+        Self::start_with_traffic(data_dir, 0)
+    }
+
+    fn start_with_traffic(data_dir: &Path, per_minute: u32) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lobby-server"))
             .args(["--demo", "--bind", "127.0.0.1:0", "--insecure-fast-password-hashing", "--data-dir"])
             .arg(data_dir)
+            .args(["--demo-traffic", &per_minute.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -140,5 +145,28 @@ fn the_printed_curl_commands_work_as_pasted_and_restarts_do_not_duplicate() {
     let take = demo.paste("Take one");
     assert_eq!(take["success"], true, "{take}");
     assert_eq!(demo.paste("Get it by room id")["inquiry"]["status"], "taken");
+    demo.stop();
+}
+
+#[test]
+fn the_demo_prints_the_console_and_keeps_visitors_arriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start_with_traffic(&dir.path().join("lobby-data"), 600);
+    let console = demo.output.lines().find(|l| l.starts_with("Open the console in a browser: ")).expect("the console");
+    let url = console.rsplit(' ').next().unwrap();
+    let page = ureq::get(url).call().expect("the console answers");
+    assert!(page.content_type().starts_with("text/html"));
+    assert!(page.into_string().unwrap().contains("Lobby console"));
+    assert!(demo.output.contains("alice") && demo.output.contains("lobby-demo"), "{}", demo.output);
+    // Ten a second: more than the four seeded conversations soon wait (the ceiling only bounds a hang).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let waiting = demo.call("/api/v1/livechat/inquiries.list?count=0")["total"].as_u64().unwrap();
+        if waiting > 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no simulated visitor arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     demo.stop();
 }

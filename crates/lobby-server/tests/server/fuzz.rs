@@ -35,7 +35,7 @@ use serde_json::{json, Map, Value};
 
 use crate::helpers::corpus::CorpusEntry;
 use crate::helpers::fixture::Fixture;
-use crate::helpers::raw::{check_reply, InProcess, RawReply, RawRequest};
+use crate::helpers::raw::{check_reply_for, content_of, InProcess, RawReply, RawRequest};
 
 /// Router cases per `cargo test` run; `LOBBY_FUZZ_CASES` overrides.
 const DEFAULT_CASES: usize = 2000;
@@ -959,7 +959,7 @@ fn check_case(
         Ok(None) => return Ok(None),
         Err(panic) => return Err(format!("panic: {panic}")),
     };
-    check_reply(&request.method, &reply).map_err(|e| format!("envelope: {e}"))?;
+    check_reply_for(&request.method, content_of(request), &reply).map_err(|e| format!("envelope: {e}"))?;
     if let Some(expected) = determined_status(request, mode) {
         if reply.status != expected {
             return Err(format!("status: expected {expected}, got {}: {}", reply.status, reply.text()));
@@ -1294,7 +1294,7 @@ fn corpus_entries_replay_cleanly() {
             }
         };
         let mut problems = Vec::new();
-        if let Err(e) = check_reply(&request.method, &reply) {
+        if let Err(e) = check_reply_for(&request.method, content_of(&request), &reply) {
             problems.push(e);
         }
         if let Err(e) = entry.check_expectations(&reply) {
@@ -1326,7 +1326,8 @@ fn corpus_entries_for_open_bugs() {
         let request = entry.request(&fixture);
         match client.send(&request) {
             Ok(Some(reply)) => {
-                let mut problems: Vec<String> = check_reply(&request.method, &reply).err().into_iter().collect();
+                let mut problems: Vec<String> =
+                    check_reply_for(&request.method, content_of(&request), &reply).err().into_iter().collect();
                 problems.extend(entry.check_expectations(&reply).err());
                 let after = fixture.snapshot();
                 if reply.status >= 400 && after != before {

@@ -4,12 +4,14 @@
 
 mod api;
 mod bad_input;
+mod browser;
 mod conversations;
 mod demo;
 mod disk_full;
 mod fuzz;
 mod helpers;
 mod history;
+mod live;
 mod permissions;
 mod security;
 mod storm;

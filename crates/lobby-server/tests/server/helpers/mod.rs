@@ -8,6 +8,7 @@ pub mod client;
 pub mod corpus;
 pub mod fixture;
 pub mod raw;
+pub mod sse;
 
 use lobby_core::{Actor, NewUser, Role};
 use lobby_server::auth::new_login_token;

@@ -128,6 +128,10 @@ impl InProcess {
                 let status = response.status().as_u16();
                 let content_type =
                     response.headers().get("content-type").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                // A stream does not end by itself: its head is the answer.
+                if content_type.as_deref().is_some_and(|t| t.starts_with("text/event-stream")) {
+                    return RawReply { status, content_type, body: Vec::new() };
+                }
                 let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body").to_vec();
                 RawReply { status, content_type, body }
             })
@@ -226,6 +230,21 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
 /// when present, an `errorType` that the error text ends with in brackets); successes carry
 /// `"success":true` (login: `"status":"success"`). HEAD answers have no body to check.
 pub fn check_reply(method: &str, reply: &RawReply) -> Result<(), String> {
+    check_reply_for(method, lobby_server::routes::Content::Json, reply)
+}
+
+/// What the route `request` goes to answers with when it succeeds (JSON for unknown routes).
+pub fn content_of(request: &RawRequest) -> lobby_server::routes::Content {
+    let method = if request.method == "HEAD" { "GET" } else { request.method.as_str() };
+    lobby_server::routes::ROUTES
+        .iter()
+        .find(|route| route.method == method && route.matches(request.path()))
+        .map_or(lobby_server::routes::Content::Json, |route| route.content)
+}
+
+/// [`check_reply`] for a route whose successes are `content` (the console's page, `/metrics`,
+/// the event stream); its errors are JSON envelopes all the same.
+pub fn check_reply_for(method: &str, content: lobby_server::routes::Content, reply: &RawReply) -> Result<(), String> {
     if reply.status >= 500 {
         return Err(format!("{} (server error): {}", reply.status, reply.text()));
     }
@@ -236,6 +255,13 @@ pub fn check_reply(method: &str, reply: &RawReply) -> Result<(), String> {
         return Ok(());
     }
     let essence = reply.content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim().to_owned();
+    if (200..300).contains(&reply.status) && content != lobby_server::routes::Content::Json {
+        return if essence == content.media_type() {
+            Ok(())
+        } else {
+            Err(format!("{} with content type {:?}, not {}", reply.status, reply.content_type, content.media_type()))
+        };
+    }
     if essence != "application/json" {
         return Err(format!("{} with content type {:?}: {}", reply.status, reply.content_type, reply.text()));
     }
