@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod demo;
 pub mod dispatcher;
+pub mod dump;
 pub mod error;
 pub mod input;
 pub mod routes;
