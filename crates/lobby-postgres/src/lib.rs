@@ -52,6 +52,7 @@ mod feed;
 mod integrity;
 mod pool;
 mod schema;
+mod snapshot;
 mod sql;
 mod tls;
 
@@ -66,6 +67,7 @@ use lobby_core::{
 };
 
 pub use crate::error::PostgresError;
+pub use crate::snapshot::PostgresSnapshot;
 pub use crate::tls::TlsMode;
 
 /// The schema migration this build brings a database to (`schema_migrations.version`).

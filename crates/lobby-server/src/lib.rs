@@ -25,6 +25,7 @@ pub mod auth;
 pub mod console;
 pub mod demo;
 pub mod dispatcher;
+pub mod dump;
 pub mod error;
 pub mod input;
 pub mod live;

@@ -145,6 +145,49 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "user")]
         roles: Vec<String>,
     },
+    #[command(flatten)]
+    Data(DataCommand),
+}
+
+/// The commands on the store's data (`lobby-server export|import|migrate|check`).
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Write every record and event of the store (`--store`) to a dump file (JSON Lines; zstd
+    /// when FILE ends in `.zst`). On sled, stop the server first; PostgreSQL is read in one
+    /// snapshot while servers run.
+    Export {
+        /// The dump file to write (`backup.jsonl` or `backup.jsonl.zst`).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a dump into the store (`--store`): all of it in one commit, or nothing.
+    Import {
+        /// The dump file to read.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Import into a store that is not empty: its records are replaced by the dump's (in the
+        /// same commit); its events stay, and the dump's are numbered after them.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move everything from one store to another, then check that the target holds the same
+    /// records and events (counts and a checksum of every record).
+    Migrate {
+        /// The store to read: `sled:PATH`, `sled` (--data-dir), or `postgres://…[?schema=NAME]`.
+        #[arg(long, value_name = "STORE")]
+        from: String,
+        /// The store to write, in the same syntax; must be empty unless --force.
+        #[arg(long, value_name = "STORE")]
+        to: String,
+        /// Write into a target that is not empty (as `import --force`).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the store's integrity check (`--store`); exit 1 and list the problems if any.
+    Check,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -209,12 +252,97 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut cli = Cli::parse();
+    let outcome = match cli.command.take() {
+        Some(Command::Data(command)) => data::run(&cli, command),
+        command => {
+            cli.command = command;
+            run(cli).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    match outcome {
+        Ok(code) => code,
         Err(message) => {
             eprintln!("lobby-server: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The data commands: export, import, migrate, check.
+mod data {
+    use std::process::ExitCode;
+
+    use lobby_server::dump::{self, DumpError, ExportOptions, Progress, Source, TargetPolicy};
+    use lobby_server::stores::StoreSpec;
+
+    use super::{Cli, DataCommand};
+
+    pub fn run(cli: &Cli, command: DataCommand) -> Result<ExitCode, String> {
+        let spec = |text: &str| StoreSpec::parse(text, &cli.data_dir).map_err(|e| e.to_string());
+        let open = |spec: &StoreSpec| spec.open_store().map_err(|e| e.to_string());
+        let progress = Progress::on_terminal();
+        let policy = |force: bool| if force { TargetPolicy::Replace } else { TargetPolicy::MustBeEmpty };
+        match command {
+            DataCommand::Export { to, force } => {
+                let spec = spec(&cli.store)?;
+                let store = open(&spec)?;
+                let options = ExportOptions { overwrite: force };
+                let summary = dump::export_file(Source::of(&store), &to, options, &progress)
+                    .map_err(|e| format!("export failed: {e}"))?;
+                println!("exported {} to {}: {summary}", spec.describe(), to.display());
+            }
+            DataCommand::Import { from, force } => {
+                let spec = spec(&cli.store)?;
+                let loaded = dump::read_file(&from, &progress)
+                    .map_err(|e| format!("{}: {e}; nothing was imported", from.display()))?;
+                let store = open(&spec)?;
+                let imported = dump::import(loaded, &*store.store(), policy(force), &progress)
+                    .map_err(|e| written_or_not(&e, "import"))?;
+                println!("imported {} into {}: {}", from.display(), spec.describe(), imported.dump);
+                if imported.replaced > 0 {
+                    println!("replaced the {} records the store held before (--force)", imported.replaced);
+                }
+            }
+            DataCommand::Migrate { from, to, force } => {
+                let (from, to) = (spec(&from)?, spec(&to)?);
+                if from == to {
+                    return Err(format!("--from and --to are the same store ({})", from.describe()));
+                }
+                let (source, target) = (open(&from)?, open(&to)?);
+                let report = dump::migrate(Source::of(&source), Source::of(&target), policy(force), &progress)
+                    .map_err(|e| written_or_not(&e, "migration"))?;
+                println!("migrated {} to {}: {}", from.describe(), to.describe(), report.source);
+                println!(
+                    "verified: the target holds the same {} records, each with the same checksum, and the same {} events{}",
+                    report.source.record_count(),
+                    report.source.events,
+                    if report.replaced > 0 {
+                        format!(" (after them; {} records it held before were replaced)", report.replaced)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            DataCommand::Check => {
+                let spec = spec(&cli.store)?;
+                let store = open(&spec)?;
+                let report = store.store().check_integrity().map_err(|e| format!("the check could not run: {e}"))?;
+                println!("{}: {report}", spec.describe());
+                if !report.is_healthy() {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Whether the target was left as it was: every failure but a failed verification comes
+    /// before or inside the single commit.
+    fn written_or_not(error: &DumpError, what: &str) -> String {
+        match error {
+            DumpError::Verify(_) => format!("{what} written, but {error}"),
+            _ => format!("{what} failed, the target is unchanged: {error}"),
         }
     }
 }
@@ -303,6 +431,7 @@ fn run(cli: Cli) -> Result<(), String> {
             create_user(&state, username, password, name, email, roles)
         }
         None => serve(&state, cli.bind, cli.demo.then_some(cli.demo_traffic)),
+        Some(Command::Data(_)) => unreachable!("main runs the data commands without a server"),
     };
     state.flush().map_err(|error| format!("flushing the store failed: {error}"))?;
     result

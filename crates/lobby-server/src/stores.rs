@@ -1,5 +1,5 @@
-//! Choosing and opening a store: `sled` (embedded, the default, under `--data-dir`), `memory`,
-//! and `postgres://…` (several servers sharing one queue).
+//! Choosing and opening a store: `sled` (embedded, the default, under `--data-dir`, or
+//! `sled:PATH`), `memory`, and `postgres://…` (several servers sharing one queue).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,20 +76,28 @@ pub enum StoreSpec {
         path: PathBuf,
     },
     Memory,
-    /// A PostgreSQL connection URL (`postgres://…` or `postgresql://…`).
+    /// A PostgreSQL connection URL (`postgres://…` or `postgresql://…`), and the schema from
+    /// its `schema=` parameter (`None`: the store's default, `lobby`).
     Postgres {
         url: String,
+        schema: Option<String>,
     },
 }
 
 impl StoreSpec {
-    /// From `--store` (`sled`, `memory`, `postgres://…`) and `--data-dir`.
+    /// From `--store` and `--data-dir`: `sled` (in `data_dir`), `sled:PATH`, `memory`, or a
+    /// `postgres://…` URL, optionally with `schema=NAME` among its parameters
+    /// (`postgres://u@host/db?schema=lobby_staging`), which is taken out before connecting.
     pub fn parse(store: &str, data_dir: &Path) -> Result<Self, OpenStoreError> {
         match store {
             "sled" => Ok(Self::Sled { path: data_dir.to_owned() }),
             "memory" => Ok(Self::Memory),
+            path if path.starts_with("sled:") && path.len() > "sled:".len() => {
+                Ok(Self::Sled { path: PathBuf::from(&path["sled:".len()..]) })
+            }
             url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Ok(Self::Postgres { url: url.to_owned() })
+                let (url, schema) = take_schema(url);
+                Ok(Self::Postgres { url, schema })
             }
             other => Err(OpenStoreError::UnknownStore(other.to_owned())),
         }
@@ -98,31 +106,105 @@ impl StoreSpec {
     /// Opens the store (for sled, taking its directory's lock; for PostgreSQL, connecting and
     /// migrating).
     pub fn open(&self) -> Result<StoreHandle, OpenStoreError> {
+        Ok(self.open_store()?.into_handle())
+    }
+
+    /// Opens the store as its own type, for what only one kind of store can do (a PostgreSQL
+    /// snapshot).
+    pub fn open_store(&self) -> Result<OpenedStore, OpenStoreError> {
         match self {
-            Self::Memory => Ok(StoreHandle::memory()),
-            Self::Sled { path } => open_sled(path),
-            Self::Postgres { url } => open_postgres(url),
+            Self::Memory => Ok(OpenedStore::Memory(Arc::new(MemoryStore::new()))),
+            Self::Sled { path } => SledStore::open(path, SledConfig::default())
+                .map(|store| OpenedStore::Sled(Arc::new(store)))
+                .map_err(|source| OpenStoreError::Sled { path: path.to_owned(), source }),
+            Self::Postgres { url, schema } => {
+                let mut config = PostgresConfig::default();
+                if let Some(schema) = schema {
+                    config.schema = schema.clone();
+                }
+                let store = PostgresStore::connect(url, config).map_err(OpenStoreError::Postgres)?;
+                Ok(OpenedStore::Postgres(Arc::new(store)))
+            }
+        }
+    }
+
+    /// Where the store lives, for messages: never the URL, which may carry a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Memory => "memory".to_owned(),
+            Self::Sled { path } => format!("sled at {}", path.display()),
+            Self::Postgres { schema, .. } => format!("postgres (schema {})", schema.as_deref().unwrap_or("lobby")),
         }
     }
 }
 
-fn open_sled(path: &Path) -> Result<StoreHandle, OpenStoreError> {
-    let store = SledStore::open(path, SledConfig::default())
-        .map_err(|source| OpenStoreError::Sled { path: path.to_owned(), source })?;
-    Ok(sled_handle(Arc::new(store)))
+/// An open store of a known kind.
+#[derive(Clone)]
+pub enum OpenedStore {
+    /// In memory.
+    Memory(Arc<MemoryStore>),
+    /// The embedded sled store (holding its directory's lock).
+    Sled(Arc<SledStore>),
+    /// PostgreSQL.
+    Postgres(Arc<PostgresStore>),
+}
+
+impl std::fmt::Debug for OpenedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Memory(_) => "OpenedStore::Memory",
+            Self::Sled(_) => "OpenedStore::Sled",
+            Self::Postgres(_) => "OpenedStore::Postgres",
+        })
+    }
+}
+
+impl OpenedStore {
+    /// The store, whatever its kind.
+    pub fn store(&self) -> SharedStore {
+        match self {
+            Self::Memory(store) => Arc::clone(store) as SharedStore,
+            Self::Sled(store) => Arc::clone(store) as SharedStore,
+            Self::Postgres(store) => Arc::clone(store) as SharedStore,
+        }
+    }
+
+    /// A handle for the server, described for its logs.
+    pub fn into_handle(self) -> StoreHandle {
+        match self {
+            Self::Memory(store) => StoreHandle::new(store, "memory (not persistent)"),
+            Self::Sled(store) => sled_handle(store),
+            Self::Postgres(store) => {
+                // The URL may carry a password: describe the store by its schema only.
+                let description = format!("postgres (schema {})", store.schema());
+                StoreHandle::new(store, description)
+            }
+        }
+    }
+}
+
+/// Takes `schema=NAME` out of a URL's parameters: the store's option, not libpq's.
+fn take_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else { return (url.to_owned(), None) };
+    let mut schema = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("schema=") {
+            Some(name) => {
+                schema = Some(name.to_owned());
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    (url, schema)
 }
 
 /// A handle on an open sled store.
 pub fn sled_handle(store: Arc<SledStore>) -> StoreHandle {
     let description = format!("sled at {}", store.path().display());
     StoreHandle::new(store, description)
-}
-
-fn open_postgres(url: &str) -> Result<StoreHandle, OpenStoreError> {
-    let store = PostgresStore::connect(url, PostgresConfig::default()).map_err(OpenStoreError::Postgres)?;
-    // The URL may carry a password: describe the store by its schema only.
-    let description = format!("postgres (schema {})", store.schema());
-    Ok(StoreHandle::new(Arc::new(store), description))
 }
 
 #[cfg(test)]
@@ -176,5 +258,18 @@ mod tests {
         assert_eq!(StoreSpec::parse("memory", dir).unwrap(), StoreSpec::Memory);
         assert!(matches!(StoreSpec::parse("postgres://u@h/db", dir).unwrap(), StoreSpec::Postgres { .. }));
         assert!(matches!(StoreSpec::parse("mongo", dir), Err(OpenStoreError::UnknownStore(name)) if name == "mongo"));
+        assert!(matches!(StoreSpec::parse("sled:", dir), Err(OpenStoreError::UnknownStore(_))));
+        assert_eq!(StoreSpec::parse("sled:/srv/lobby", dir).unwrap(), StoreSpec::Sled { path: "/srv/lobby".into() });
+        assert_eq!(
+            StoreSpec::parse("postgres://u@h/db?sslmode=require&schema=lobby_two&connect_timeout=3", dir).unwrap(),
+            StoreSpec::Postgres {
+                url: "postgres://u@h/db?sslmode=require&connect_timeout=3".into(),
+                schema: Some("lobby_two".into())
+            }
+        );
+        assert_eq!(
+            StoreSpec::parse("postgres://u@h/db?schema=s", dir).unwrap(),
+            StoreSpec::Postgres { url: "postgres://u@h/db".into(), schema: Some("s".into()) }
+        );
     }
 }

@@ -132,12 +132,16 @@ pub fn plan_unique_keys(
         changes.release.extend(old.iter().filter(|k| !new.contains(k)).cloned());
         changes.claim.extend(new.into_iter().filter(|k| !old.contains(k)).map(|k| (k, write.key.clone())));
     }
-    for (index, (key, claimant)) in changes.claim.iter().enumerate() {
-        if changes.claim[..index].iter().any(|(other, _)| other == key) {
+    // Sets, not scans of the lists: a restore commits every record at once, and a scan per
+    // claim made that quadratic (minutes at 100,000 records).
+    let released: std::collections::BTreeSet<&UniqueKey> = changes.release.iter().collect();
+    let mut claimed = std::collections::BTreeSet::new();
+    for (key, claimant) in &changes.claim {
+        if !claimed.insert(key) {
             return Err(StoreError::Duplicate { key: key.clone() });
         }
         if let Some(owner) = owner_of(key)? {
-            if &owner != claimant && !changes.release.contains(key) {
+            if &owner != claimant && !released.contains(key) {
                 return Err(StoreError::Duplicate { key: key.clone() });
             }
         }

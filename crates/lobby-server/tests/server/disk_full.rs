@@ -22,12 +22,12 @@ use crate::helpers::client::send;
 use crate::helpers::fixture::test_config;
 
 /// A tmpfs mounted on a fresh directory, unmounted on drop.
-struct Tmpfs {
+pub(crate) struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
-    fn mount(size: &str) -> Option<Self> {
+    pub(crate) fn mount(size: &str) -> Option<Self> {
         let dir = tempfile::tempdir().ok()?;
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -41,7 +41,7 @@ impl Tmpfs {
         Some(Self { dir })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
@@ -53,7 +53,7 @@ impl Drop for Tmpfs {
 }
 
 /// Fills the file system with `path` until a write fails, then gives back `leave` bytes.
-fn fill(path: &Path, leave: u64) {
+pub(crate) fn fill(path: &Path, leave: u64) {
     let mut file = std::fs::File::create(path).unwrap();
     let chunk = vec![0u8; 64 * 1024];
     let mut written = 0u64;

@@ -36,3 +36,15 @@ pub fn sign_up(state: &AppState, username: &str, roles: &[&str]) -> Login {
     state.engine().add_login_token(&user.id, hash).unwrap();
     Login { user_id: user.id.to_string(), token }
 }
+
+/// The test PostgreSQL server's URL from `LOBBY_TEST_POSTGRES_URL` (`source .ci/postgres.sh`
+/// starts one), or `None` after saying on stderr that the PostgreSQL part is skipped. Under `CI`
+/// a missing URL fails: there the PostgreSQL tests must run.
+pub fn postgres_url() -> Option<String> {
+    let Some(url) = std::env::var("LOBBY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide LOBBY_TEST_POSTGRES_URL");
+        eprintln!("skipped (PostgreSQL part): LOBBY_TEST_POSTGRES_URL not set");
+        return None;
+    };
+    Some(url)
+}
