@@ -59,7 +59,8 @@ fn engine<S: Store>(store: S, timers: TimerConfig) -> Engine<S> {
 }
 
 fn sled_store(dir: &tempfile::TempDir) -> SledStore {
-    SledStore::open(dir.path().join("db"), SledConfig { durability: Durability::Periodic }).unwrap()
+    SledStore::open(dir.path().join("db"), SledConfig { durability: Durability::Periodic, ..SledConfig::default() })
+        .unwrap()
 }
 
 /// `inquiries` with the deadlines `timers` gives them, as the engine would have stored them.

@@ -125,7 +125,7 @@ fn sled_path(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 fn open_sled(dir: &tempfile::TempDir, durability: Durability) -> Engine<SledStore> {
-    Engine::new(SledStore::open(sled_path(dir), SledConfig { durability }).unwrap())
+    Engine::new(SledStore::open(sled_path(dir), SledConfig { durability, ..SledConfig::default() }).unwrap())
 }
 
 /// Settings for the slow cases (SQLite at large N, fsync-bound takes): fewer, flat samples.
@@ -343,7 +343,9 @@ fn dispatch_benchmarks(c: &mut Criterion, n: usize) {
     let memory = Engine::with_config(MemoryStore::new(), config());
     load_store(memory.store(), &data, &batch);
     let sled_dir = tempfile::Builder::new().prefix("lobby-bench-sled-").tempdir().unwrap();
-    let store = SledStore::open(sled_path(&sled_dir), SledConfig { durability: Durability::Periodic }).unwrap();
+    let store =
+        SledStore::open(sled_path(&sled_dir), SledConfig { durability: Durability::Periodic, ..SledConfig::default() })
+            .unwrap();
     let sled = Engine::with_config(store, config());
     load_store(sled.store(), &data, &batch);
     log(n, "dispatch datasets loaded (memory, sled Periodic)", started);

@@ -71,9 +71,11 @@ impl StoreHandle {
 /// Which store to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSpec {
-    /// The embedded sled store in a directory.
+    /// The embedded sled store in a directory, opened with `config` (by default
+    /// `SledConfig::default()`; see [`StoreSpec::with_sled_cache_mb`]).
     Sled {
         path: PathBuf,
+        config: SledConfig,
     },
     Memory,
     /// A PostgreSQL connection URL (`postgres://…` or `postgresql://…`), and the schema from
@@ -90,10 +92,10 @@ impl StoreSpec {
     /// (`postgres://u@host/db?schema=lobby_staging`), which is taken out before connecting.
     pub fn parse(store: &str, data_dir: &Path) -> Result<Self, OpenStoreError> {
         match store {
-            "sled" => Ok(Self::Sled { path: data_dir.to_owned() }),
+            "sled" => Ok(Self::Sled { path: data_dir.to_owned(), config: SledConfig::default() }),
             "memory" => Ok(Self::Memory),
             path if path.starts_with("sled:") && path.len() > "sled:".len() => {
-                Ok(Self::Sled { path: PathBuf::from(&path["sled:".len()..]) })
+                Ok(Self::Sled { path: PathBuf::from(&path["sled:".len()..]), config: SledConfig::default() })
             }
             url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let (url, schema) = take_schema(url);
@@ -101,6 +103,14 @@ impl StoreSpec {
             }
             other => Err(OpenStoreError::UnknownStore(other.to_owned())),
         }
+    }
+
+    /// Limits sled's page cache to `mb` MiB (`--cache-mb`); other stores ignore it.
+    pub fn with_sled_cache_mb(mut self, mb: u64) -> Self {
+        if let Self::Sled { config, .. } = &mut self {
+            config.cache_mb = mb;
+        }
+        self
     }
 
     /// Opens the store (for sled, taking its directory's lock; for PostgreSQL, connecting and
@@ -114,7 +124,7 @@ impl StoreSpec {
     pub fn open_store(&self) -> Result<OpenedStore, OpenStoreError> {
         match self {
             Self::Memory => Ok(OpenedStore::Memory(Arc::new(MemoryStore::new()))),
-            Self::Sled { path } => SledStore::open(path, SledConfig::default())
+            Self::Sled { path, config } => SledStore::open(path, *config)
                 .map(|store| OpenedStore::Sled(Arc::new(store)))
                 .map_err(|source| OpenStoreError::Sled { path: path.to_owned(), source }),
             Self::Postgres { url, schema } => {
@@ -132,7 +142,7 @@ impl StoreSpec {
     pub fn describe(&self) -> String {
         match self {
             Self::Memory => "memory".to_owned(),
-            Self::Sled { path } => format!("sled at {}", path.display()),
+            Self::Sled { path, .. } => format!("sled at {}", path.display()),
             Self::Postgres { schema, .. } => format!("postgres (schema {})", schema.as_deref().unwrap_or("lobby")),
         }
     }
@@ -254,12 +264,24 @@ mod tests {
     #[test]
     fn store_specs() {
         let dir = Path::new("./lobby-data");
-        assert_eq!(StoreSpec::parse("sled", dir).unwrap(), StoreSpec::Sled { path: dir.to_owned() });
+        assert_eq!(
+            StoreSpec::parse("sled", dir).unwrap(),
+            StoreSpec::Sled { path: dir.to_owned(), config: SledConfig::default() }
+        );
         assert_eq!(StoreSpec::parse("memory", dir).unwrap(), StoreSpec::Memory);
+        let small = SledConfig { cache_mb: 64, ..SledConfig::default() };
+        assert_eq!(
+            StoreSpec::parse("sled", dir).unwrap().with_sled_cache_mb(64),
+            StoreSpec::Sled { path: dir.to_owned(), config: small }
+        );
+        assert_eq!(StoreSpec::parse("memory", dir).unwrap().with_sled_cache_mb(64), StoreSpec::Memory);
         assert!(matches!(StoreSpec::parse("postgres://u@h/db", dir).unwrap(), StoreSpec::Postgres { .. }));
         assert!(matches!(StoreSpec::parse("mongo", dir), Err(OpenStoreError::UnknownStore(name)) if name == "mongo"));
         assert!(matches!(StoreSpec::parse("sled:", dir), Err(OpenStoreError::UnknownStore(_))));
-        assert_eq!(StoreSpec::parse("sled:/srv/lobby", dir).unwrap(), StoreSpec::Sled { path: "/srv/lobby".into() });
+        assert_eq!(
+            StoreSpec::parse("sled:/srv/lobby", dir).unwrap(),
+            StoreSpec::Sled { path: "/srv/lobby".into(), config: SledConfig::default() }
+        );
         assert_eq!(
             StoreSpec::parse("postgres://u@h/db?sslmode=require&schema=lobby_two&connect_timeout=3", dir).unwrap(),
             StoreSpec::Postgres {

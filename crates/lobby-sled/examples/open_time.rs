@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut json_bytes = 0usize;
     let started = Instant::now();
     {
-        let store = SledStore::open(&path, SledConfig { durability: Durability::Periodic })?;
+        let store = SledStore::open(&path, SledConfig { durability: Durability::Periodic, ..SledConfig::default() })?;
         let mut made = 0;
         while made < count {
             let batch = (count - made).min(1_000);
@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(store);
 
     for durability in [Durability::FlushEveryCommit, Durability::Periodic] {
-        let store = SledStore::open(&path, SledConfig { durability })?;
+        let store = SledStore::open(&path, SledConfig { durability, ..SledConfig::default() })?;
         let commits = 2_000;
         let started = Instant::now();
         for n in 0..commits {

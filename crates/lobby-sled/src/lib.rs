@@ -76,9 +76,24 @@ pub enum Durability {
 }
 
 /// How to open a [`SledStore`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SledConfig {
     pub durability: Durability,
+    /// The most memory sled's page cache may use, in MiB ([`SledConfig::DEFAULT_CACHE_MB`]
+    /// unless set). It bounds sled's own cache only: the store's index of every inquiry is
+    /// held in addition (see "Memory and open time" in docs/stores.md).
+    pub cache_mb: u64,
+}
+
+impl SledConfig {
+    /// sled's own default, 1 GiB.
+    pub const DEFAULT_CACHE_MB: u64 = 1024;
+}
+
+impl Default for SledConfig {
+    fn default() -> Self {
+        SledConfig { durability: Durability::default(), cache_mb: Self::DEFAULT_CACHE_MB }
+    }
 }
 
 struct Trees {
@@ -160,7 +175,7 @@ impl SledStore {
     /// A store in a fresh temporary directory that is removed when the store is dropped. For
     /// tests and examples; it uses [`Durability::Periodic`], since its data dies with it anyway.
     pub fn temporary() -> Result<SledStore, SledError> {
-        Self::temporary_with(SledConfig { durability: Durability::Periodic })
+        Self::temporary_with(SledConfig { durability: Durability::Periodic, ..SledConfig::default() })
     }
 
     /// [`SledStore::temporary`] with a chosen configuration, e.g. to test the flushing path.
@@ -176,6 +191,7 @@ impl SledStore {
     fn open_in(path: &Path, config: SledConfig, temp_dir: Option<tempfile::TempDir>) -> Result<SledStore, SledError> {
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(config.cache_mb.saturating_mul(1024 * 1024))
             .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
             .open()
             .map_err(|error| open_error(path, error))?;

@@ -188,7 +188,8 @@ fn check_history(store: &SledStore, id: &InquiryId, round: usize) {
 }
 
 fn run_writer(db: &Path, acks: &Path, durability: Durability) {
-    let store = SledStore::open(db, SledConfig { durability }).expect("the writer opens the store");
+    let store =
+        SledStore::open(db, SledConfig { durability, ..SledConfig::default() }).expect("the writer opens the store");
     let engine = Arc::new(Engine::new(store));
     let mut agents = Vec::new();
     for i in 0..AGENTS {

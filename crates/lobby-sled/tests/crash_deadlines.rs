@@ -46,7 +46,8 @@ fn engine(store: SledStore, now: i64) -> Engine<SledStore> {
 #[test]
 fn deadline_firer() {
     let Ok(db) = std::env::var(FIRER_DB) else { return };
-    let store = SledStore::open(&db, SledConfig { durability: Durability::FlushEveryCommit }).expect("firer opens");
+    let store = SledStore::open(&db, SledConfig { durability: Durability::FlushEveryCommit, ..SledConfig::default() })
+        .expect("firer opens");
     // An hour later: every deadline is long overdue.
     let engine = engine(store, START + 3_600_000);
     if let Some(ready) = std::env::var_os(FIRER_READY) {
@@ -106,7 +107,7 @@ fn every_due_deadline_fires_once_across_sigkills() {
 /// Queued conversations (deadline: max queue wait) and agents who went away with chats open
 /// (deadline: agent leave), all due an hour before the firer's clock.
 fn set_up(db: &Path) -> Vec<UserId> {
-    let store = SledStore::open(db, SledConfig { durability: Durability::Periodic }).unwrap();
+    let store = SledStore::open(db, SledConfig { durability: Durability::Periodic, ..SledConfig::default() }).unwrap();
     let engine = engine(store, START);
     let system = &Actor::System;
     let mut agents = Vec::new();

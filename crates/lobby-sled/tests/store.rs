@@ -209,9 +209,12 @@ fn listings_match_the_reference_before_and_after_reopen() {
     let mut rng = StdRng::seed_from_u64(7);
     let mut model: HashMap<InquiryId, (Version, Inquiry)> = HashMap::new();
     {
-        let store =
-            SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING)
-                .unwrap();
+        let store = SledStore::open_waiting(
+            dir.path(),
+            SledConfig { durability: Durability::Periodic, ..SledConfig::default() },
+            REOPEN_CEILING,
+        )
+        .unwrap();
         // check_integrity holds inquiries to the engine's rules: their departments exist.
         create(&store, Record::Department(department("d1")));
         create(&store, Record::Department(department("d2")));
@@ -235,8 +238,12 @@ fn listings_match_the_reference_before_and_after_reopen() {
         check_queries(&store, &model, &mut rng);
         store.flush().unwrap();
     }
-    let store =
-        SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
+    let store = SledStore::open_waiting(
+        dir.path(),
+        SledConfig { durability: Durability::Periodic, ..SledConfig::default() },
+        REOPEN_CEILING,
+    )
+    .unwrap();
     check_queries(&store, &model, &mut rng);
     // The taken inquiries are all served by agent-1, and the offered ones offered to it; its
     // record makes the loads add up.
@@ -451,9 +458,12 @@ fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
     let dir = tempfile::tempdir().unwrap();
     let count = 2_500u32; // more than one loader batch, and not a multiple of it
     {
-        let store =
-            SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING)
-                .unwrap();
+        let store = SledStore::open_waiting(
+            dir.path(),
+            SledConfig { durability: Durability::Periodic, ..SledConfig::default() },
+            REOPEN_CEILING,
+        )
+        .unwrap();
         let writes =
             (0..count).map(|n| Write::create(Record::Inquiry(inquiry(n, InquiryStatus::Open, None)))).collect();
         store.commit(Commit { writes, events: vec![] }).unwrap();
@@ -480,8 +490,12 @@ fn reopening_many_inquiries_rebuilds_the_index_in_batches() {
 #[test]
 fn store_flush_makes_periodic_commits_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SledStore::open_waiting(dir.path(), SledConfig { durability: Durability::Periodic }, REOPEN_CEILING).unwrap();
+    let store = SledStore::open_waiting(
+        dir.path(),
+        SledConfig { durability: Durability::Periodic, ..SledConfig::default() },
+        REOPEN_CEILING,
+    )
+    .unwrap();
     create(&store, Record::Agent(agent("a1", &[])));
     // Through the trait, as a server's graceful shutdown calls it.
     Store::flush(&store).unwrap();
