@@ -29,11 +29,12 @@
 
 pub mod ranked;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lobby_core::{
-    Direction, Inquiry, InquiryFacts, InquiryFilter, InquiryId, InquiryQuery, InquirySort, SortField, SortKey,
+    Direction, Inquiry, InquiryFacts, InquiryFilter, InquiryId, InquiryQuery, InquirySort, ReservationFilter,
+    SortField, SortKey,
 };
 use parking_lot::RwLock;
 
@@ -62,6 +63,11 @@ struct View {
 /// The facts of every inquiry and the views built over them so far.
 pub struct InquiryIndex {
     facts: HashMap<InquiryId, InquiryFacts>,
+    /// The inquiries reserved for an agent (`defaultAgent`). Views ignore reservations — keyed by
+    /// one, every agent's `queuedForUser` would be a view of its own, rebuilt each time more
+    /// agents ask than `max_views` allows and maintained on every write — so a page skips the
+    /// few reserved for others instead (see [`InquiryIndex::shared_view`]).
+    reserved: HashSet<InquiryId>,
     views: RwLock<HashMap<ViewKey, View>>,
     use_clock: AtomicU64,
     config: IndexConfig,
@@ -78,6 +84,7 @@ impl InquiryIndex {
     pub fn new(config: IndexConfig) -> Self {
         Self {
             facts: HashMap::new(),
+            reserved: HashSet::new(),
             views: RwLock::new(HashMap::new()),
             use_clock: AtomicU64::new(0),
             config: IndexConfig { max_views: config.max_views.max(1) },
@@ -107,6 +114,11 @@ impl InquiryIndex {
     /// Adds or replaces an inquiry, updating every live view it enters, leaves or moves in.
     pub fn upsert(&mut self, inquiry: &Inquiry) {
         let new = InquiryFacts::of(inquiry);
+        if new.reserved_for.is_some() {
+            self.reserved.insert(new.id.clone());
+        } else {
+            self.reserved.remove(&new.id);
+        }
         let old = self.facts.insert(new.id.clone(), new.clone());
         for ((filter, field), view) in self.views.get_mut().iter_mut() {
             if let Some(old) = &old {
@@ -123,6 +135,7 @@ impl InquiryIndex {
     /// Drops an inquiry from the index and every view.
     pub fn remove(&mut self, id: &InquiryId) {
         let Some(old) = self.facts.remove(id) else { return };
+        self.reserved.remove(id);
         for ((filter, field), view) in self.views.get_mut().iter_mut() {
             if filter.matches_facts(&old) {
                 view.keys.remove(&SortKey::of_facts(&old, *field));
@@ -132,14 +145,31 @@ impl InquiryIndex {
 
     /// The ids on the query's page, in order, and how many inquiries match in all.
     pub fn page(&self, query: &InquiryQuery) -> (Vec<InquiryId>, usize) {
-        self.with_view(&query.filter, query.sort.field, |keys| {
+        let (shared, skipped) = self.shared_view(&query.filter, query.sort.field);
+        self.with_view(&shared, query.sort.field, |keys| {
+            let position = |key: &SortKey| in_direction(keys, key, query.sort.direction);
+            let mut skipped_positions: Vec<usize> = skipped.iter().map(position).collect();
+            skipped_positions.sort_unstable();
+            // The shared view's position of the page's first item: the offset, moved past every
+            // skipped inquiry at or before it.
+            let mut start = query.offset;
+            for skipped_at in skipped_positions {
+                if skipped_at > start {
+                    break;
+                }
+                start += 1;
+            }
+            let skipped_ids: HashSet<&InquiryId> = skipped.iter().map(|key| &key.id).collect();
+            let wanted = |key: &&SortKey| !skipped_ids.contains(&key.id);
             let ids: Vec<InquiryId> = match query.sort.direction {
-                Direction::Ascending => keys.iter_from(query.offset).take(query.limit).map(|k| k.id.clone()).collect(),
+                Direction::Ascending => {
+                    keys.iter_from(start).filter(wanted).take(query.limit).map(|k| k.id.clone()).collect()
+                }
                 Direction::Descending => {
-                    keys.iter_rev_from(query.offset).take(query.limit).map(|k| k.id.clone()).collect()
+                    keys.iter_rev_from(start).filter(wanted).take(query.limit).map(|k| k.id.clone()).collect()
                 }
             };
-            (ids, keys.len())
+            (ids, keys.len() - skipped.len())
         })
     }
 
@@ -151,13 +181,30 @@ impl InquiryIndex {
             return None;
         }
         let key = SortKey::of_facts(facts, sort.field);
-        self.with_view(filter, sort.field, |keys| {
-            let below = keys.rank(&key);
-            Some(match sort.direction {
-                Direction::Ascending => below,
-                Direction::Descending => keys.len() - below - 1,
-            })
+        let (shared, skipped) = self.shared_view(filter, sort.field);
+        self.with_view(&shared, sort.field, |keys| {
+            let at = in_direction(keys, &key, sort.direction);
+            let skipped_before = skipped.iter().filter(|s| in_direction(keys, s, sort.direction) < at).count();
+            Some(at - skipped_before)
         })
+    }
+
+    /// The view a filter's pages come from, and the keys in it that the filter leaves out. For a
+    /// filter of inquiries available to one agent, that is the view of every reservation, minus
+    /// the inquiries reserved for someone else; any other filter is its own view.
+    fn shared_view(&self, filter: &InquiryFilter, field: SortField) -> (InquiryFilter, Vec<SortKey>) {
+        if let ReservationFilter::Any = filter.reservation {
+            return (filter.clone(), Vec::new());
+        }
+        let shared = InquiryFilter { reservation: ReservationFilter::Any, ..filter.clone() };
+        let skipped = self
+            .reserved
+            .iter()
+            .filter_map(|id| self.facts.get(id))
+            .filter(|facts| shared.matches_facts(facts) && !filter.matches_facts(facts))
+            .map(|facts| SortKey::of_facts(facts, field))
+            .collect();
+        (shared, skipped)
     }
 
     /// Live views (for tests and diagnostics).
@@ -198,6 +245,14 @@ impl InquiryIndex {
     }
 }
 
+/// Where `key` (which `keys` holds) stands when walking in `direction`.
+fn in_direction(keys: &RankedSet<SortKey>, key: &SortKey, direction: Direction) -> usize {
+    match direction {
+        Direction::Ascending => keys.rank(key),
+        Direction::Descending => keys.len() - keys.rank(key) - 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,13 +279,21 @@ mod tests {
             0usize..InquiryStatus::ALL.len(),
             prop::option::of(prop::sample::select(vec!["d1", "d2"])),
             prop::sample::select(vec!["Ann", "Bob", "ann"]),
+            prop::option::of(prop::sample::select(vec!["a1", "a2"])),
         )
-            .prop_map(|(n, s, d, name)| inquiry(n, InquiryStatus::ALL[s], d, name))
+            .prop_map(|(n, s, d, name, reserved_for)| Inquiry {
+                default_agent: reserved_for
+                    .map(|agent| DefaultAgent { agent_id: UserId::new(agent).unwrap(), username: agent.to_owned() }),
+                ..inquiry(n, InquiryStatus::ALL[s], d, name)
+            })
     }
 
     fn arb_query() -> impl Strategy<Value = InquiryQuery> {
-        (0usize..=InquiryStatus::ALL.len(), 0usize..8, any::<bool>(), 0usize..30, 0usize..12, 0usize..3).prop_map(
-            |(s, f, desc, offset, limit, d)| {
+        (
+            (0usize..=InquiryStatus::ALL.len(), 0usize..8, any::<bool>()),
+            (0usize..30, 0usize..12, 0usize..3, prop::option::of(prop::sample::select(vec!["a1", "a2", "a3"]))),
+        )
+            .prop_map(|((s, f, desc), (offset, limit, d, agent))| {
                 let departments = match d {
                     0 => DepartmentFilter::Any,
                     1 => DepartmentFilter::only(DepartmentId::new("d1").unwrap()),
@@ -243,7 +306,10 @@ mod tests {
                             None => StatusSet::waiting(),
                         },
                         departments,
-                        reservation: ReservationFilter::Any,
+                        reservation: match agent {
+                            Some(agent) => ReservationFilter::AvailableTo(UserId::new(agent).unwrap()),
+                            None => ReservationFilter::Any,
+                        },
                     },
                     sort: InquirySort {
                         field: SortField::ALL[f],
@@ -252,8 +318,7 @@ mod tests {
                     offset,
                     limit,
                 }
-            },
-        )
+            })
     }
 
     proptest! {
@@ -289,6 +354,33 @@ mod tests {
                 prop_assert!(index.view_count() <= 3);
             }
         }
+    }
+
+    /// Each agent's `queuedForUser` is a filter of its own (available to that agent); they must
+    /// share one view, or a few more agents than `max_views` rebuild views on every request.
+    #[test]
+    fn agents_share_one_view_and_skip_what_is_reserved_for_others() {
+        let mut index = InquiryIndex::new(IndexConfig { max_views: 3 });
+        for n in 0..10 {
+            let reserved_for = (n % 5 == 0).then(|| UserId::new(format!("agent-{n}")).unwrap());
+            let default_agent = reserved_for.map(|agent_id| DefaultAgent { username: agent_id.to_string(), agent_id });
+            index.upsert(&Inquiry { default_agent, ..inquiry(n, InquiryStatus::Open, Some("d1"), "A") });
+        }
+        for agent in 0..50 {
+            let query = InquiryQuery {
+                filter: InquiryFilter {
+                    reservation: ReservationFilter::AvailableTo(UserId::new(format!("agent-{agent}")).unwrap()),
+                    ..InquiryFilter::status(InquiryStatus::Open)
+                },
+                sort: InquirySort::default(),
+                offset: 0,
+                limit: 20,
+            };
+            let (ids, total) = index.page(&query);
+            let own = usize::from(agent == 0 || agent == 5);
+            assert_eq!((ids.len(), total), (8 + own, 8 + own), "agent-{agent}");
+        }
+        assert_eq!(index.view_count(), 1);
     }
 
     #[test]
