@@ -1,5 +1,10 @@
 //! `lobby-server`: the Lobby REST server (Rocket.Chat-compatible livechat inquiries API).
 
+// glibc's malloc was about a quarter of the CPU profile of a server under list load; the HTTP
+// benchmark compares the two (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +33,10 @@ struct Cli {
     /// `postgres://…` URL.
     #[arg(long, global = true, default_value = "sled", value_name = "sled|memory|postgres://…")]
     store: String,
+    /// The most memory sled's page cache may use, in MiB (sled's default, 1024). The index of
+    /// every inquiry is held in addition.
+    #[arg(long, global = true, default_value_t = lobby_sled::SledConfig::DEFAULT_CACHE_MB, value_name = "MiB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    cache_mb: u64,
     /// How waiting conversations reach agents.
     #[arg(long, value_enum, default_value_t = Routing::Manual)]
     routing: Routing,
@@ -279,7 +288,11 @@ mod data {
     use super::{Cli, DataCommand};
 
     pub fn run(cli: &Cli, command: DataCommand) -> Result<ExitCode, String> {
-        let spec = |text: &str| StoreSpec::parse(text, &cli.data_dir).map_err(|e| e.to_string());
+        let spec = |text: &str| {
+            StoreSpec::parse(text, &cli.data_dir)
+                .map(|spec| spec.with_sled_cache_mb(cli.cache_mb))
+                .map_err(|e| e.to_string())
+        };
         let open = |spec: &StoreSpec| spec.open_store().map_err(|e| e.to_string());
         let progress = Progress::on_terminal();
         let policy = |force: bool| if force { TargetPolicy::Replace } else { TargetPolicy::MustBeEmpty };
@@ -363,7 +376,7 @@ fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let spec = StoreSpec::parse(&cli.store, &cli.data_dir).map_err(|e| e.to_string())?;
+    let spec = StoreSpec::parse(&cli.store, &cli.data_dir).map_err(|e| e.to_string())?.with_sled_cache_mb(cli.cache_mb);
     let store = spec.open().map_err(|e| e.to_string())?;
     let config = ServerConfig {
         routing: RoutingConfig {
