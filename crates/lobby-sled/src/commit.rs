@@ -1,5 +1,6 @@
 //! [`Store::commit`](lobby_core::Store::commit): checked under the commit lock, applied in one
-//! sled transaction across every tree, then (by default) flushed before it is acknowledged.
+//! sled transaction across every tree, then (by default) flushed before it is acknowledged, by
+//! a flush it may share with other committers ([`crate::group_flush`]).
 
 use std::collections::HashMap;
 
@@ -16,6 +17,9 @@ impl SledStore {
         let mut state = self.commit.lock();
         if let Some(reason) = &state.failed {
             return Err(SledError::Failed(reason.clone()).into());
+        }
+        if let Some(failed) = self.group_flush.failure() {
+            return Err(SledError::Failed(failed.reason).into());
         }
 
         // Check. Only committers write and they hold `state`, so what is read here stays true
@@ -129,18 +133,23 @@ impl SledStore {
 
         // Made visible before the flush so readers never wait on an fsync; a reader may thus see
         // a commit a few milliseconds before it is acknowledged (and lose it if the process dies
-        // in between — it was never acknowledged, so no one was promised it).
-        if self.durability == Durability::FlushEveryCommit {
-            if let Err(error) = self.db.flush() {
-                let reason = format!("flush after a commit failed, so it may not be durable: {error}");
-                state.failed = Some(reason.clone());
-                let full = crate::error::is_disk_full(&error);
-                return Err(if full { StoreError::Unavailable(reason) } else { StoreError::Backend(reason) });
+        // in between — it was never acknowledged, so no one was promised it). The flush happens
+        // outside the commit lock, shared with whoever commits meanwhile (`group_flush`).
+        match self.durability {
+            Durability::Periodic => self.group_flush.publish_now(&events, &self.feed),
+            Durability::FlushEveryCommit => {
+                let ticket = self.group_flush.applied(events.clone());
+                drop(state);
+                let flush = || self.db.flush().map(drop);
+                self.group_flush.wait_durable(ticket, flush, &self.feed).map_err(|failed| {
+                    if failed.disk_full {
+                        StoreError::Unavailable(failed.reason)
+                    } else {
+                        StoreError::Backend(failed.reason)
+                    }
+                })?;
             }
         }
-        // Under the commit lock, so subscribers see sequence order; after the flush, so a feed
-        // only ever carries durable events.
-        self.feed.publish(&events);
         Ok(CommitReceipt { versions, events })
     }
 }

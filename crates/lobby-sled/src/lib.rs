@@ -33,6 +33,7 @@
 mod codec;
 mod commit;
 mod error;
+mod group_flush;
 mod integrity;
 
 use std::path::{Path, PathBuf};
@@ -134,6 +135,9 @@ pub struct SledStore {
     /// pairs ids from one state with records from another.
     index: RwLock<InquiryIndex>,
     feed: FeedHub,
+    /// Shares flushes between concurrent committers, and publishes to `feed` what they made
+    /// durable.
+    group_flush: group_flush::GroupFlush,
     /// Last, so the database is closed before its directory is removed.
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -226,6 +230,7 @@ impl SledStore {
             commit: Mutex::new(CommitState { next_seq, next_stamp, failed: None }),
             index: RwLock::new(index),
             feed: FeedHub::default(),
+            group_flush: group_flush::GroupFlush::default(),
             _temp_dir: temp_dir,
         })
     }
@@ -465,9 +470,9 @@ impl Store for SledStore {
     }
 
     fn subscribe(&self) -> Result<Subscription, StoreError> {
-        // Events are published under the commit lock; subscribing under it too means the feed
-        // starts exactly between two commits.
-        let _state = self.commit.lock();
+        // Events are published in groups, in order, under the group flush's lock; subscribing
+        // while holding it means the feed starts exactly between two groups.
+        let _publishing = self.group_flush.hold_publishing();
         Ok(self.feed.subscribe())
     }
 }
