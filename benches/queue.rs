@@ -26,6 +26,8 @@ use lobby_sled::{Durability, SledConfig, SledStore};
 const PAGE: usize = 50;
 /// Open inquiries the take benchmarks cycle through (taken while timed, reopened untimed).
 const TAKE_POOL: usize = 20_000;
+/// Threads of the concurrent durable take benchmark.
+const TAKE_THREADS: [usize; 2] = [1, 8];
 /// Queued inquiries one dispatch assigns, to [`AGENTS`] agents.
 const DISPATCH_BATCH: usize = 100;
 
@@ -203,6 +205,42 @@ fn queue_benchmarks(c: &mut Criterion, n: usize) {
         });
         group.finish();
     }
+
+    // Durable takes from several threads at once. sled's committers share flushes (group
+    // commit); SQLite lets one writer in at a time and fsyncs each commit. Each thread takes
+    // with agents of its own, so threads race for the store, not for agent records.
+    {
+        let mut group = c.benchmark_group("take_threads");
+        group.throughput(Throughput::Elements(1));
+        slow(&mut group);
+        for threads in TAKE_THREADS {
+            group.bench_function(BenchmarkId::new(format!("sled_flush_{n}"), threads), |b| {
+                threaded_take_loop(
+                    b,
+                    &pool,
+                    threads,
+                    |inquiry, agent, _| engine_take(&sled, &agents[agent], inquiry),
+                    |p| reopen(sled.store(), &data, p),
+                )
+            });
+            let writers: Vec<std::sync::Mutex<rusqlite::Connection>> =
+                (0..threads).map(|_| std::sync::Mutex::new(sql.writer())).collect();
+            group.bench_function(BenchmarkId::new(format!("sqlite_full_{n}"), threads), |b| {
+                threaded_take_loop(
+                    b,
+                    &pool,
+                    threads,
+                    |inquiry, agent, thread| {
+                        let now = Timestamp::from_millis(chrono_now_millis());
+                        let conn = writers[thread].lock().unwrap();
+                        black_box(Sql::take_on(&conn, &inquiry.id, &data.agents[agent].id, now));
+                    },
+                    |p| sql.restore(p),
+                )
+            });
+        }
+        group.finish();
+    }
     log(n, "listing and take benchmarks done", started);
 }
 
@@ -322,6 +360,42 @@ fn take_loop(
             for (k, inquiry) in round.iter().enumerate() {
                 take(inquiry, k);
             }
+            timed += start.elapsed();
+            reopen(round);
+            left -= round.len();
+        }
+        timed
+    });
+}
+
+/// [`take_loop`] from `threads` threads: the `k`-th inquiry of a round goes to thread
+/// `k % threads`, which takes it with one of its own agents (those `a` with `a % threads ==
+/// thread`), so no two threads ever write the same agent record.
+fn threaded_take_loop(
+    b: &mut criterion::Bencher<'_, M>,
+    pool: &[Inquiry],
+    threads: usize,
+    take: impl Fn(&Inquiry, usize, usize) + Sync,
+    mut reopen: impl FnMut(&[Inquiry]),
+) {
+    assert!((1..=AGENTS).contains(&threads), "every thread needs an agent");
+    b.iter_custom(|iters| {
+        let mut left = iters as usize;
+        let mut timed = Duration::ZERO;
+        while left > 0 {
+            let round = &pool[..left.min(pool.len())];
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for thread in 0..threads {
+                    let take = &take;
+                    scope.spawn(move || {
+                        let own: Vec<usize> = (thread..AGENTS).step_by(threads).collect();
+                        for (j, inquiry) in round.iter().skip(thread).step_by(threads).enumerate() {
+                            take(inquiry, own[j % own.len()], thread);
+                        }
+                    });
+                }
+            });
             timed += start.elapsed();
             reopen(round);
             left -= round.len();

@@ -25,7 +25,7 @@ const SQL_LOAD_BATCH: usize = 100_000;
 
 pub struct Sql {
     conn: Connection,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Sql {
@@ -102,7 +102,7 @@ impl Sql {
              PRAGMA cache_size=-2000;",
         )
         .unwrap();
-        Sql { conn, _dir: dir }
+        Sql { conn, dir }
     }
 
     /// `FULL`: every commit is fsynced (what sled's `FlushEveryCommit` promises); `NORMAL` in
@@ -180,12 +180,34 @@ impl Sql {
         Page { items, total: total as usize }
     }
 
+    /// Bytes of the database file and its WAL.
+    pub fn size_on_disk(&self) -> u64 {
+        ["lobby.sqlite3", "lobby.sqlite3-wal"]
+            .iter()
+            .filter_map(|name| std::fs::metadata(self.dir.path().join(name)).ok())
+            .map(|meta| meta.len())
+            .sum()
+    }
+
+    /// Another connection to the same file with `synchronous=FULL`, for a writer thread of its
+    /// own (SQLite lets one writer in at a time; the others wait up to 10 s).
+    pub fn writer(&self) -> Connection {
+        let conn = Connection::open(self.dir.path().join("lobby.sqlite3")).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        conn.execute_batch("PRAGMA synchronous=FULL").unwrap();
+        conn
+    }
+
     /// What `Engine::take` does, in one `BEGIN IMMEDIATE` transaction: read the inquiry and the
     /// agent, check, write both back under their versions (compare-and-set), append an event.
     pub fn take(&self, id: &InquiryId, agent_id: &UserId, now: Timestamp) -> Inquiry {
-        self.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let (version, body): (i64, String) = self
-            .conn
+        Self::take_on(&self.conn, id, agent_id, now)
+    }
+
+    /// [`Sql::take`] on a connection of [`Sql::writer`].
+    pub fn take_on(conn: &Connection, id: &InquiryId, agent_id: &UserId, now: Timestamp) -> Inquiry {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (version, body): (i64, String) = conn
             .prepare_cached("SELECT version, body FROM inquiries WHERE id = ?1")
             .unwrap()
             .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -194,8 +216,7 @@ impl Sql {
             .expect("inquiry exists");
         let mut inquiry: Inquiry = serde_json::from_str(&body).unwrap();
         assert_eq!(inquiry.status, InquiryStatus::Open, "take of a non-open inquiry");
-        let (agent_version, agent_body): (i64, String) = self
-            .conn
+        let (agent_version, agent_body): (i64, String) = conn
             .prepare_cached("SELECT version, body FROM agents WHERE id = ?1")
             .unwrap()
             .query_row([agent_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -209,8 +230,7 @@ impl Sql {
         inquiry.served_by = Some(ServedBy { id: agent.id.clone(), username: agent.username.clone(), ts: now });
         inquiry.taken_at = Some(now);
         inquiry.updated_at = now;
-        let changed = self
-            .conn
+        let changed = conn
             .prepare_cached(
                 "UPDATE inquiries SET status = ?1, updated_at = ?2, body = ?3, version = version + 1
                  WHERE id = ?4 AND version = ?5",
@@ -225,8 +245,7 @@ impl Sql {
             ])
             .unwrap();
         assert_eq!(changed, 1);
-        let changed = self
-            .conn
+        let changed = conn
             .prepare_cached("UPDATE agents SET body = ?1, version = version + 1 WHERE id = ?2 AND version = ?3")
             .unwrap()
             .execute(params![serde_json::to_string(&agent).unwrap(), agent_id.as_str(), agent_version])
@@ -236,12 +255,11 @@ impl Sql {
             "at": now, "actor": {"type": "user", "id": agent_id}, "inquiry": id,
             "kind": {"what": "transition", "transition": "take", "agent": agent_id},
         });
-        self.conn
-            .prepare_cached("INSERT INTO events (inquiry, body) VALUES (?1, ?2)")
+        conn.prepare_cached("INSERT INTO events (inquiry, body) VALUES (?1, ?2)")
             .unwrap()
             .execute(params![id.as_str(), event.to_string()])
             .unwrap();
-        self.conn.execute_batch("COMMIT").unwrap();
+        conn.execute_batch("COMMIT").unwrap();
         inquiry
     }
 
