@@ -181,6 +181,7 @@ impl Sql {
     }
 
     /// Bytes of the database file and its WAL.
+    #[allow(dead_code)] // for examples/footprint.rs, not the benchmarks
     pub fn size_on_disk(&self) -> u64 {
         ["lobby.sqlite3", "lobby.sqlite3-wal"]
             .iter()
