@@ -14,6 +14,7 @@ use crate::{codec, Durability, SledError, SledStore, META_NEXT_SEQ, META_NEXT_VE
 impl SledStore {
     pub(crate) fn commit_inner(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.validate()?;
+        let under_way = (self.durability == Durability::FlushEveryCommit).then(|| self.group_flush.enter());
         let mut state = self.commit.lock();
         if let Some(reason) = &state.failed {
             return Err(SledError::Failed(reason.clone()).into());
@@ -140,6 +141,7 @@ impl SledStore {
             Durability::FlushEveryCommit => {
                 let ticket = self.group_flush.applied(events.clone());
                 drop(state);
+                drop(under_way);
                 let flush = || self.db.flush().map(drop);
                 self.group_flush.wait_durable(ticket, flush, &self.feed).map_err(|failed| {
                     if failed.disk_full {

@@ -1,9 +1,13 @@
 //! Group commit for [`Durability::FlushEveryCommit`](crate::Durability): a commit is applied to
-//! sled under the commit lock, then waits *outside* it for a flush that covers it. While one
-//! flush (an fsync, milliseconds) runs, the next committers apply theirs; the first of them to
-//! find no flush running flushes for all of them at once. One flush per commit became one flush
-//! per group, so durable takes scale with the number of committers instead of queueing behind
-//! one fsync each.
+//! sled under the commit lock, then waits *outside* it for a flush that covers it. The first
+//! committer to find no flush running leads the next one: it first waits for every commit that
+//! was already under way when it got there (entered, not yet applied or refused), then flushes
+//! once for all of them. One flush per commit became one flush per group, so durable takes
+//! scale with the number of committers instead of queueing behind one fsync each.
+//!
+//! Waiting for those already under way is not optional with sled 0.34: its `flush` holds a
+//! lock that its transactions need, so nothing is applied while a flush runs, and a leader that
+//! flushed at once would mostly flush for itself alone.
 //!
 //! sled's log is written in order, so a flush makes every commit applied before it durable, and
 //! a crash can only lose a suffix of unacknowledged commits. Events reach the live feed only
@@ -28,6 +32,10 @@ pub(crate) struct GroupFlush {
 
 #[derive(Default)]
 struct State {
+    /// Commits that have begun (see [`GroupFlush::enter`]).
+    entered: u64,
+    /// Commits that have been applied or refused since they began.
+    settled: u64,
     /// Commits applied to sled so far; a commit's ticket is the count that includes it.
     applied: u64,
     /// Commits a finished flush covers.
@@ -40,7 +48,29 @@ struct State {
     failed: Option<FlushFailed>,
 }
 
+/// A commit under way, from [`GroupFlush::enter`] until it is applied or refused (dropped).
+pub(crate) struct UnderWay<'a> {
+    group: &'a GroupFlush,
+}
+
+impl Drop for UnderWay<'_> {
+    fn drop(&mut self) {
+        self.group.state.lock().settled += 1;
+        self.group.flushed.notify_all();
+    }
+}
+
 impl GroupFlush {
+    /// Marks a commit as under way: a flush that starts before it is applied or refused waits
+    /// for it. Call before taking the commit lock; drop the guard right after [`applied`] (or
+    /// on any error), before waiting for durability.
+    ///
+    /// [`applied`]: GroupFlush::applied
+    pub(crate) fn enter(&self) -> UnderWay<'_> {
+        self.state.lock().entered += 1;
+        UnderWay { group: self }
+    }
+
     /// Records a commit just applied to sled and returns its ticket. Call under the commit lock,
     /// so tickets (and the events queued with them) follow commit order.
     pub(crate) fn applied(&self, events: Vec<Event>) -> u64 {
@@ -77,6 +107,10 @@ impl GroupFlush {
                 continue;
             }
             state.flushing = true;
+            let under_way = state.entered;
+            while state.settled < under_way {
+                self.flushed.wait(&mut state);
+            }
             let covers = state.applied;
             let events = std::mem::take(&mut state.unpublished);
             let flushed = MutexGuard::unlocked(&mut state, &flush);
@@ -101,6 +135,13 @@ impl GroupFlush {
     /// Why the store stopped acknowledging commits, if a flush failed.
     pub(crate) fn failure(&self) -> Option<FlushFailed> {
         self.state.lock().failed.clone()
+    }
+
+    /// Whether a leader is waiting for commits under way before it flushes (for tests).
+    #[cfg(test)]
+    fn leader_waiting(&self) -> bool {
+        let state = self.state.lock();
+        state.flushing && state.settled < state.entered
     }
 
     /// Holds publishing still: a feed subscribed meanwhile starts between two published groups.
@@ -167,6 +208,33 @@ mod tests {
         let seqs: Vec<u64> =
             std::iter::from_fn(|| subscription.next_timeout(Duration::ZERO)).map(|e| e.seq.0).collect();
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    }
+
+    /// A leader waits for a commit that was under way when it came, so one flush covers both.
+    #[test]
+    fn a_leader_waits_for_commits_under_way() {
+        let group = GroupFlush::default();
+        let feed = FeedHub::default();
+        let flushes = AtomicUsize::new(0);
+        let flush = || {
+            flushes.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        let first = group.applied(vec![event(1)]);
+        let second_under_way = group.enter();
+        std::thread::scope(|scope| {
+            let (group, flush, feed) = (&group, &flush, &feed);
+            let leader = scope.spawn(move || group.wait_durable(first, flush, feed));
+            while !group.leader_waiting() {
+                assert!(!leader.is_finished(), "the leader flushed without waiting for the commit under way");
+                std::thread::yield_now();
+            }
+            let second = group.applied(vec![event(2)]);
+            drop(second_under_way);
+            leader.join().unwrap().unwrap();
+            group.wait_durable(second, flush, feed).unwrap();
+        });
+        assert_eq!(flushes.load(Ordering::SeqCst), 1);
     }
 
     /// A failed flush fails every commit it was to cover and every commit after it, and
