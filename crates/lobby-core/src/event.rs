@@ -126,6 +126,8 @@ pub enum EventKind {
         /// The department.
         department: DepartmentId,
     },
+    /// A manager replaced the inquiry's routing attributes (the new ones are on the record).
+    AttributesChanged,
     /// A user was created.
     UserCreated {
         /// The user.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::ids::UserId;
 use crate::model::{Agent, Department, Inquiry};
 use crate::query::{InquirySort, SortField};
+use crate::rules::RoutingRules;
 
 /// The order in which waiting inquiries are served (Rocket.Chat's `Omnichannel_sorting_mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +48,8 @@ pub struct RoutingConfig {
     pub queue_without_agents: bool,
     /// How many recently closed conversations the wait estimate averages over.
     pub wait_estimate_sample: usize,
+    /// The routing rules of the public queue and of every department without its own.
+    pub rules: RoutingRules,
 }
 
 impl Default for RoutingConfig {
@@ -57,11 +60,17 @@ impl Default for RoutingConfig {
             max_chats_per_agent: 0,
             queue_without_agents: true,
             wait_estimate_sample: 50,
+            rules: RoutingRules::none(),
         }
     }
 }
 
 impl RoutingConfig {
+    /// The rules that apply to conversations of `department`: its own, else the global default.
+    pub fn rules_for<'a>(&'a self, department: Option<&'a Department>) -> &'a RoutingRules {
+        department.map(|d| &d.routing_rules).filter(|rules| !rules.is_empty()).unwrap_or(&self.rules)
+    }
+
     /// The chat limit that applies to `agent` for a conversation of `department`: the agent's
     /// own, else the department's, else the global one; 0 = none, as in Rocket.Chat.
     pub fn chat_limit(&self, agent: &Agent, department: Option<&Department>) -> u32 {

@@ -94,8 +94,11 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
             created = true;
             engine.add_agent(&system, username)?;
         }
-        let update =
-            AgentUpdate { max_chats: None, departments: Some(departments.iter().map(|d| department(d)).collect()) };
+        let update = AgentUpdate {
+            max_chats: None,
+            departments: Some(departments.iter().map(|d| department(d)).collect()),
+            ..AgentUpdate::default()
+        };
         engine.update_agent(&system, &user.id, &update)?;
         engine.set_agent_availability(&system, &user.id, Some(AgentAvailability::Available))?;
         if username == DEMO_USERNAME {
