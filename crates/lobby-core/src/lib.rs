@@ -56,6 +56,7 @@ mod rules;
 mod store;
 mod time;
 mod timers;
+mod why;
 
 pub use engine::{
     AgentUpdate, DepartmentSettings, DispatchReport, Engine, EngineConfig, FireReport, ListRequest, Message,
@@ -84,3 +85,4 @@ pub use store::{
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use timers::{AbandonedRoomsAction, AgentLeave, AgentLeaveAction, TimerConfig};
+pub use why::{verdicts, AgentVerdict, CurrentTarget, Ineligible, RoutingExplanation, Verdict};

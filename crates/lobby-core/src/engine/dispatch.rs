@@ -343,6 +343,12 @@ impl<S: Store> Engine<S> {
         if !inquiry.status.is_waiting() {
             return Err(CoreError::IllegalTransition { from: inquiry.status, transition: TransitionKind::Assign });
         }
+        let position = self.position_in_queue(&inquiry)?;
+        Ok(QueuePosition { position, estimated_wait: self.estimate_wait(&inquiry, position)? })
+    }
+
+    /// 1 + the waiting inquiries of the same department ahead of `inquiry` in queue order.
+    pub(super) fn position_in_queue(&self, inquiry: &Inquiry) -> Result<usize, CoreError> {
         let filter = InquiryFilter {
             statuses: StatusSet::waiting(),
             departments: DepartmentFilter::In(BTreeSet::from([inquiry.department.clone()])),
@@ -350,10 +356,9 @@ impl<S: Store> Engine<S> {
         };
         let ahead = self
             .store
-            .count_before(&filter, self.config.routing.queue_order.sort(), id)?
+            .count_before(&filter, self.config.routing.queue_order.sort(), &inquiry.id)?
             .ok_or(CoreError::InquiryNotFound)?;
-        let position = ahead + 1;
-        Ok(QueuePosition { position, estimated_wait: self.estimate_wait(&inquiry, position)? })
+        Ok(ahead + 1)
     }
 
     fn estimate_wait(&self, inquiry: &Inquiry, position: usize) -> Result<Option<Duration>, CoreError> {

@@ -9,6 +9,7 @@
 
 mod directory;
 mod dispatch;
+mod explain;
 mod holds;
 mod hours;
 mod inquiries;
