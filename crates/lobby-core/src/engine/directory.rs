@@ -331,6 +331,13 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// An agent profile (routing attributes, limit, departments): its own, with `view-l-room`; another's
+    /// also needs `view-livechat-manager`.
+    pub fn agent_profile(&self, actor: &Actor, agent_id: Option<&UserId>) -> Result<Agent, CoreError> {
+        let agent_id = self.queue_owner(actor, agent_id)?;
+        Ok(self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?.value)
+    }
+
     fn update_agent_with(
         &self,
         actor: &Actor,
