@@ -115,6 +115,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
             name: Some(name.to_owned()),
             email: None,
             department: department.map(str::to_owned),
+            attributes: None,
         };
         engine.register_visitor(&details)?;
         let mut opened = engine.open_room(token, None)?;
@@ -236,7 +237,13 @@ pub async fn traffic(state: AppState, per_minute: u32, mut stop: tokio::sync::wa
                 _ => Some("Support".to_owned()),
             };
             let name = TRAFFIC_NAMES[(number as usize) % TRAFFIC_NAMES.len()];
-            let details = VisitorDetails { token: token.clone(), name: Some(name.to_owned()), email: None, department };
+            let details = VisitorDetails {
+                token: token.clone(),
+                name: Some(name.to_owned()),
+                email: None,
+                department,
+                attributes: None,
+            };
             engine.register_visitor(&details)?;
             engine.open_room(&token, None)?;
             Ok(())

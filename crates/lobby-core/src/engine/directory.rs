@@ -118,6 +118,8 @@ pub struct VisitorDetails {
     pub email: Option<String>,
     /// A department id or name.
     pub department: Option<String>,
+    /// Routing attributes for its conversations (replacing any it declared before).
+    pub attributes: Option<Attributes>,
 }
 
 impl<S: Store> Engine<S> {
@@ -491,6 +493,9 @@ impl<S: Store> Engine<S> {
                     visitor.name = details.name.clone().or(visitor.name);
                     visitor.email = details.email.clone().or(visitor.email);
                     visitor.department = department.clone().or(visitor.department);
+                    if let Some(attributes) = &details.attributes {
+                        visitor.attributes = attributes.clone();
+                    }
                     visitor.updated_at = now;
                     (Write::update(found.version, Record::Visitor(visitor.clone())), visitor)
                 }
@@ -505,6 +510,7 @@ impl<S: Store> Engine<S> {
                         department: department.clone(),
                         status: VisitorStatus::Online,
                         open_room: None,
+                        attributes: details.attributes.clone().unwrap_or_default(),
                         created_at: now,
                         updated_at: now,
                     };

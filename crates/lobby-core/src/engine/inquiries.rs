@@ -182,6 +182,7 @@ impl<S: Store> Engine<S> {
             let name = visitor.value.name.clone().unwrap_or_else(|| visitor.value.username.clone());
             let mut new = NewInquiry::new(visitor.value.summary(), name);
             new.department = visitor.value.department.clone();
+            new.attributes = visitor.value.attributes.clone();
             new.room = room.clone();
             let (inquiry, mut commit) = self.plan_enqueue(&Actor::Visitor(token.to_owned()), &new)?;
             let mut updated = visitor.value;

@@ -427,6 +427,7 @@ pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): Jso
             optional("username", Kind::String),
             optional("phone", Kind::Any),
             optional("customFields", Kind::Any),
+            optional("attributes", Kind::Object),
         ],
         Additional::Allowed,
     )?;
@@ -436,6 +437,10 @@ pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): Jso
         name: non_empty("name"),
         email: non_empty("email"),
         department: non_empty("department"),
+        attributes: match visitor.get("attributes") {
+            Some(attributes) => Some(Attributes::new(attributes.clone())?),
+            None => None,
+        },
     };
     let visitor = state.run(move |engine| engine.register_visitor(&details)).await?;
     Ok(success(json!({ "visitor": wire::visitor(&visitor) })))

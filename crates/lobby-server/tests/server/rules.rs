@@ -108,3 +108,21 @@ fn rules_attributes_explain_and_a_refused_take_over_http() {
     );
     assert_eq!(on_behalf.status, 200, "a manager overrides the rules: {}", on_behalf.raw);
 }
+
+#[test]
+fn a_visitor_declares_attributes_that_its_conversations_carry() {
+    let server = TestServer::start();
+    let admin = server.admin();
+    let visitor = json!({"visitor": {"token": "tok-es", "name": "Eva", "attributes": {"language": "es"}}});
+    let registered = server.post("/api/v1/livechat/visitor", None, &visitor);
+    assert_eq!(registered.status, 200, "{}", registered.raw);
+    let room = server.get("/api/v1/livechat/room?token=tok-es", None);
+    assert_eq!(room.status, 200, "{}", room.raw);
+    let rid = room.body["room"]["_id"].as_str().unwrap().to_owned();
+    let inquiry = server.wait_for_status(&admin, &rid, "open");
+    assert_eq!(inquiry["attributes"], json!({"language": "es"}));
+
+    let not_object = json!({"visitor": {"token": "tok-bad", "attributes": ["es"]}});
+    let refused = server.post("/api/v1/livechat/visitor", None, &not_object);
+    assert_eq!(refused.status, 400, "{}", refused.raw);
+}
