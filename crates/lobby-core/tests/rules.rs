@@ -108,6 +108,18 @@ fn dispatch_follows_the_current_target_and_relaxes_exactly_on_time() {
     clock.advance(1);
     engine.dispatch(&Actor::System).unwrap();
     assert_eq!(served_by(&engine, &first), Some(junior.clone()), "at 60 s target 2 lets the junior in");
+    let routed: Vec<RoutingDecision> = engine
+        .history(&Actor::System, &first.id)
+        .unwrap()
+        .into_iter()
+        .filter_map(|event| match event.event.kind {
+            EventKind::Routed(decision) => Some(decision),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(routed.len(), 1, "one routing decision: {routed:?}");
+    assert_eq!(routed[0].target, Some(1), "the decision names the target it matched");
+    assert!(routed[0].reason.contains("target 2 `skills HAS task.topic`"), "{}", routed[0].reason);
 
     // The junior is full now; a second conversation waits for the rule to relax completely.
     let second = enqueue(&engine, 2, Some(&billing), json!({"topic": "billing"}));

@@ -310,7 +310,8 @@ impl<S: Store> Engine<S> {
                             inquiry.department.clone(),
                             vec![],
                             limit,
-                            &with_stage("reserved agent", &own_stage),
+                            "reserved agent",
+                            &own_stage,
                         ),
                     }));
                 }
@@ -342,9 +343,15 @@ impl<S: Store> Engine<S> {
                         true => format!("{reason}; department fallback"),
                         false => reason,
                     };
-                    let reason = with_stage(&reason, &stage);
                     return Ok(Some(Assignment {
-                        decision: self.decision(&chosen.agent, department.clone(), loads, chosen.limit, &reason),
+                        decision: self.decision(
+                            &chosen.agent,
+                            department.clone(),
+                            loads,
+                            chosen.limit,
+                            &reason,
+                            &stage,
+                        ),
                         agent: versioned.clone(),
                         department,
                     }));
@@ -366,12 +373,18 @@ impl<S: Store> Engine<S> {
         candidates: Vec<(UserId, u32, u32)>,
         limit: u32,
         reason: &str,
+        stage: &Stage<'_>,
     ) -> RoutingDecision {
+        let reason = with_stage(reason, stage);
         RoutingDecision {
             strategy: self.config.routing.method.name().to_owned(),
             agent: agent.id.clone(),
             department,
             candidates,
+            target: match stage {
+                Stage::Target { index, .. } => Some(*index),
+                Stage::NoRules | Stage::Relaxed => None,
+            },
             reason: format!("{reason}; {} of {} chats in use", agent.active_chats, limit_text(limit)),
         }
     }
