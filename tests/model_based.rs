@@ -446,6 +446,7 @@ impl<S: Store> Subject<S> {
                 let update = AgentUpdate {
                     max_chats: None,
                     departments: Some(model.agents[n].departments.iter().map(|d| departments[*d].clone()).collect()),
+                    ..AgentUpdate::default()
                 };
                 engine.update_agent(&Actor::System, &user.id, &update).unwrap();
                 user.id
@@ -493,7 +494,7 @@ impl<S: Store> Subject<S> {
                 Outcome::Done
             }
             Op::SetLimit { agent, limit } => {
-                let update = AgentUpdate { max_chats: Some(limit), departments: None };
+                let update = AgentUpdate { max_chats: Some(limit), departments: None, ..AgentUpdate::default() };
                 self.engine.update_agent(system, &self.agents[agent], &update).unwrap();
                 Outcome::Done
             }

@@ -113,7 +113,7 @@ pub fn add_named_agents<S: Store>(engine: &Engine<S>, prefix: &str, count: usize
             let new = NewUser::new(username.clone(), username, [Role::livechat_agent()]);
             let user = engine.create_user(&Actor::System, new).expect("create agent user");
             if max_chats > 0 {
-                let update = AgentUpdate { max_chats: Some(max_chats), departments: None };
+                let update = AgentUpdate { max_chats: Some(max_chats), departments: None, ..AgentUpdate::default() };
                 engine.update_agent(&Actor::System, &user.id, &update).expect("set limit");
             }
             user.id

@@ -108,6 +108,21 @@ pub enum CoreError {
         /// How many it serves.
         conversations: u32,
     },
+    /// An attribute object is not a JSON object, or is too large or too deep.
+    #[error("Invalid attributes: {0}")]
+    InvalidAttributes(#[from] lobby_expr::AttributeError),
+    /// A routing rule's expression does not parse; displays exactly as the parser's error
+    /// (`unexpected token 'AND' at 12`) so a client can point at the position.
+    #[error("{0}")]
+    InvalidExpression(#[from] lobby_expr::ParseError),
+    /// The agent does not match the inquiry's current routing target, and the acting user may
+    /// not override routing rules.
+    #[error("The agent does not match the inquiry's routing rule: {explanation}")]
+    RoutingRuleMismatch {
+        /// Which target applies and the term that failed, e.g. ``target 1 `level >= 3`:
+        /// expression false: `level >= 3` (level = 2)``.
+        explanation: String,
+    },
     /// No department has this id or name.
     #[error("Department not found")]
     DepartmentNotFound,
@@ -170,6 +185,9 @@ impl CoreError {
             Self::AgentNotAvailable => "error-agent-status-service-offline",
             Self::AgentAtCapacity { .. } => "error-max-number-simultaneous-chats-reached",
             Self::AgentStillServing { .. } => "error-agent-has-open-chats",
+            Self::InvalidAttributes(_) => "error-invalid-attributes",
+            Self::InvalidExpression(_) => "error-invalid-expression",
+            Self::RoutingRuleMismatch { .. } => "error-routing-rule-mismatch",
             Self::DepartmentNotFound => "error-invalid-department",
             Self::DepartmentDisabled => "error-department-disabled",
             Self::AlreadyInUse { .. } => "error-field-unavailable",

@@ -126,6 +126,8 @@ pub enum EventKind {
         /// The department.
         department: DepartmentId,
     },
+    /// A manager replaced the inquiry's routing attributes (the new ones are on the record).
+    AttributesChanged,
     /// A user was created.
     UserCreated {
         /// The user.
@@ -144,6 +146,10 @@ pub struct RoutingDecision {
     pub department: Option<DepartmentId>,
     /// Eligible agents with their load at the time: `(agent, active chats, limit; 0 = none)`.
     pub candidates: Vec<(UserId, u32, u32)>,
+    /// The routing-rule target (index from 0) the agent matched; `None` without rules, or
+    /// once every target had timed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<usize>,
     /// Why this agent, in words.
     pub reason: String,
 }

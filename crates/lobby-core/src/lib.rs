@@ -52,9 +52,11 @@ mod model;
 mod permissions;
 mod query;
 mod routing;
+mod rules;
 mod store;
 mod time;
 mod timers;
+mod why;
 
 pub use engine::{
     AgentUpdate, DepartmentSettings, DispatchReport, Engine, EngineConfig, FireReport, ListRequest, Message,
@@ -63,8 +65,9 @@ pub use engine::{
 pub use error::{CoreError, ErrorClass};
 pub use event::{Actor, Event, EventKind, EventQuery, EventSeq, NewEvent, RoutingDecision};
 pub use ids::{meteor_id, DepartmentId, InquiryId, RoomId, UserId, VisitorId, MAX_ID_LEN};
+pub use lobby_expr::{Explanation as ExpressionExplanation, Expression, ParseError as ExpressionError};
 pub use model::{
-    Agent, AgentAvailability, Deadline, DefaultAgent, Department, DepartmentTimers, Inquiry, InquirySource,
+    Agent, AgentAvailability, Attributes, Deadline, DefaultAgent, Department, DepartmentTimers, Inquiry, InquirySource,
     InquiryStatus, LastMessage, MessageAuthor, Offer, PriorityWeight, ResponseBy, Role, RoomType, ServedBy, SourceType,
     TimerRule, TimerSetting, User, Visitor, VisitorStatus, VisitorSummary, NO_SLA_MINUTES,
 };
@@ -74,6 +77,7 @@ pub use query::{
     ReservationFilter, SortField, SortKey, SortValue, StatusSet,
 };
 pub use routing::{has_room, Candidate, QueueOrder, RoutingConfig, RoutingMethod, RoutingStrategy};
+pub use rules::{boosted_order, queue_age, PriorityBoost, RoutingRules, RoutingTarget, Stage};
 pub use store::{
     check_store_contents, plan_unique_keys, plan_versions, Commit, CommitReceipt, DueRecord, FeedHub, IntegrityReport,
     Record, RecordKey, RecordKind, Store, StoreError, StoreExt, Subscription, UniqueKey, UniqueKeyChanges, Version,
@@ -81,3 +85,4 @@ pub use store::{
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use timers::{AbandonedRoomsAction, AgentLeave, AgentLeaveAction, TimerConfig};
+pub use why::{verdicts, AgentVerdict, CurrentTarget, Ineligible, RoutingExplanation, Verdict};

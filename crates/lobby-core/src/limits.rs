@@ -18,6 +18,8 @@ pub const MAX_TOKEN_LEN: usize = 256;
 pub const MAX_EMAIL_LEN: usize = 254;
 /// Most login tokens kept per user; the oldest is dropped beyond this.
 pub const MAX_LOGIN_TOKENS: usize = 50;
+/// Most targets in one list of routing rules (a department's, or the global default).
+pub const MAX_ROUTING_TARGETS: usize = 16;
 /// How much of a bad value an error message quotes, in characters.
 pub const QUOTE_LIMIT: usize = 64;
 

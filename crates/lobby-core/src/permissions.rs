@@ -30,11 +30,13 @@ pub enum Permission {
     OnHoldLivechatRoom,
     /// Put on hold, or resume, a conversation someone else serves.
     OnHoldOthersLivechatRoom,
+    /// Take a conversation whose routing rules the serving agent does not match (Lobby's).
+    OverrideRoutingRules,
 }
 
 impl Permission {
     /// Every permission, for tables and checks.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Self::ViewLivechatManager,
         Self::ViewLRoom,
         Self::TransferLivechatGuest,
@@ -46,6 +48,7 @@ impl Permission {
         Self::ViewLivechatQueue,
         Self::OnHoldLivechatRoom,
         Self::OnHoldOthersLivechatRoom,
+        Self::OverrideRoutingRules,
     ];
 
     /// Rocket.Chat's name for it.
@@ -62,6 +65,7 @@ impl Permission {
             Self::ViewLivechatQueue => "view-livechat-queue",
             Self::OnHoldLivechatRoom => "on-hold-livechat-room",
             Self::OnHoldOthersLivechatRoom => "on-hold-others-livechat-room",
+            Self::OverrideRoutingRules => "override-routing-rules",
         }
     }
 
@@ -74,7 +78,8 @@ impl Permission {
             | Self::CloseOthersLivechatRoom
             | Self::ManageLivechatAgents
             | Self::ManageLivechatDepartments
-            | Self::OnHoldOthersLivechatRoom => MANAGERS,
+            | Self::OnHoldOthersLivechatRoom
+            | Self::OverrideRoutingRules => MANAGERS,
             Self::ViewLRoom | Self::CloseLivechatRoom | Self::ViewLivechatQueue | Self::OnHoldLivechatRoom => STAFF,
             Self::CreateUser => &[Role::ADMIN],
         }

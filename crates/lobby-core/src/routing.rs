@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::ids::UserId;
 use crate::model::{Agent, Department, Inquiry};
 use crate::query::{InquirySort, SortField};
+use crate::rules::RoutingRules;
 
 /// The order in which waiting inquiries are served (Rocket.Chat's `Omnichannel_sorting_mechanism`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +48,8 @@ pub struct RoutingConfig {
     pub queue_without_agents: bool,
     /// How many recently closed conversations the wait estimate averages over.
     pub wait_estimate_sample: usize,
+    /// The routing rules of the public queue and of every department without its own.
+    pub rules: RoutingRules,
 }
 
 impl Default for RoutingConfig {
@@ -57,11 +60,17 @@ impl Default for RoutingConfig {
             max_chats_per_agent: 0,
             queue_without_agents: true,
             wait_estimate_sample: 50,
+            rules: RoutingRules::none(),
         }
     }
 }
 
 impl RoutingConfig {
+    /// The rules that apply to conversations of `department`: its own, else the global default.
+    pub fn rules_for<'a>(&'a self, department: Option<&'a Department>) -> &'a RoutingRules {
+        department.map(|d| &d.routing_rules).filter(|rules| !rules.is_empty()).unwrap_or(&self.rules)
+    }
+
     /// The chat limit that applies to `agent` for a conversation of `department`: the agent's
     /// own, else the department's, else the global one; 0 = none, as in Rocket.Chat.
     pub fn chat_limit(&self, agent: &Agent, department: Option<&Department>) -> u32 {
@@ -161,27 +170,66 @@ impl RoutingMethod {
 
     /// The candidate this method picks, with the reason; `None` for manual selection.
     pub fn choose(&self, inquiry: &Inquiry, candidates: &[Candidate]) -> Option<(usize, String)> {
-        // `None` (never routed) sorts before any time: new agents go first. Usernames break
-        // ties, so the choice does not depend on the order agents were read in.
-        let pick = |key: &dyn Fn(&Candidate) -> (u64, Option<i64>)| {
-            (0..candidates.len()).min_by(|&a, &b| {
-                let (a, b) = (&candidates[a], &candidates[b]);
-                key(a).cmp(&key(b)).then_with(|| a.agent.username.cmp(&b.agent.username))
-            })
-        };
+        let best = |key| (0..candidates.len()).min_by(|&a, &b| compare(key, &candidates[a], &candidates[b]));
         match self {
             Self::ManualSelection => None,
-            Self::AutoSelection => pick(&|c| (c.agent.assigned_total, None))
+            Self::AutoSelection => best(Key::Assigned)
                 .map(|i| (i, format!("fewest conversations assigned ({})", candidates[i].agent.assigned_total))),
-            Self::LoadBalancing => pick(&|c| (u64::from(c.agent.active_chats), last_routed(c)))
+            Self::LoadBalancing => best(Key::Load)
                 .map(|i| (i, format!("fewest active conversations ({})", candidates[i].agent.active_chats))),
-            Self::LoadRotation => pick(&|c| (0, last_routed(c))).map(|i| (i, "longest since last routed".to_owned())),
+            Self::LoadRotation => best(Key::LastRouted).map(|i| (i, "longest since last routed".to_owned())),
             Self::Custom(strategy) => strategy
                 .choose(inquiry, candidates)
                 .filter(|&i| i < candidates.len())
                 .map(|i| (i, format!("chosen by {}", strategy.name()))),
         }
     }
+
+    /// Every candidate in the order this method prefers them: the first is what
+    /// [`RoutingMethod::choose`] picks. `None` for manual selection (agents pick for
+    /// themselves); for a custom strategy, its choice first and the rest as given, since a
+    /// strategy names only its choice.
+    pub fn ranking(&self, inquiry: &Inquiry, candidates: &[Candidate]) -> Option<Vec<usize>> {
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        let key = match self {
+            Self::ManualSelection => return None,
+            Self::AutoSelection => Key::Assigned,
+            Self::LoadBalancing => Key::Load,
+            Self::LoadRotation => Key::LastRouted,
+            Self::Custom(_) => {
+                if let Some((chosen, _)) = self.choose(inquiry, candidates) {
+                    order.remove(chosen);
+                    order.insert(0, chosen);
+                }
+                return Some(order);
+            }
+        };
+        order.sort_by(|&a, &b| compare(key, &candidates[a], &candidates[b]));
+        Some(order)
+    }
+}
+
+/// What a built-in method sorts candidates by, before usernames.
+#[derive(Clone, Copy)]
+enum Key {
+    /// Round robin: fewest ever assigned.
+    Assigned,
+    /// Fewest active, then routed longest ago.
+    Load,
+    /// Routed longest ago.
+    LastRouted,
+}
+
+/// The one order `choose` and `ranking` share, so explain's rank 1 is dispatch's choice.
+/// `None` (never routed) sorts before any time: new agents go first. Usernames break ties, so
+/// the choice does not depend on the order agents were read in.
+fn compare(key: Key, a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    let key_of = |c: &Candidate| match key {
+        Key::Assigned => (c.agent.assigned_total, None),
+        Key::Load => (u64::from(c.agent.active_chats), last_routed(c)),
+        Key::LastRouted => (0, last_routed(c)),
+    };
+    key_of(a).cmp(&key_of(b)).then_with(|| a.agent.username.cmp(&b.agent.username))
 }
 
 fn last_routed(candidate: &Candidate) -> Option<i64> {
@@ -225,6 +273,21 @@ mod tests {
         assert_eq!(chosen(RoutingMethod::AutoSelection, &agents).as_deref(), Some("ana"));
         assert_eq!(chosen(RoutingMethod::LoadBalancing, &agents).as_deref(), Some("bob"), "1 chat, routed longest ago");
         assert_eq!(chosen(RoutingMethod::LoadRotation, &agents).as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn the_ranking_starts_with_the_choice_and_follows_the_same_order() {
+        let agents = [agent("ana", 2, 1, Some(50)), agent("bob", 1, 9, Some(10)), agent("cid", 1, 5, Some(30))];
+        let candidates = candidates(&agents);
+        let names = |method: RoutingMethod| {
+            let order = method.ranking(&inquiry(), &candidates).unwrap();
+            assert_eq!(Some(order[0]), method.choose(&inquiry(), &candidates).map(|(i, _)| i), "rank 1 is the choice");
+            order.iter().map(|&i| candidates[i].agent.username.as_str()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(RoutingMethod::AutoSelection), ["ana", "cid", "bob"]);
+        assert_eq!(names(RoutingMethod::LoadBalancing), ["bob", "cid", "ana"]);
+        assert_eq!(names(RoutingMethod::LoadRotation), ["bob", "cid", "ana"]);
+        assert_eq!(RoutingMethod::ManualSelection.ranking(&inquiry(), &candidates), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use common::*;
 
 fn limited_agent(engine: &Engine<MemoryStore>, name: &str, limit: u32) -> UserId {
     let id = agent(engine, name, &[]);
-    let update = AgentUpdate { max_chats: Some(limit), departments: None };
+    let update = AgentUpdate { max_chats: Some(limit), departments: None, ..AgentUpdate::default() };
     engine.update_agent(&Actor::System, &id, &update).unwrap();
     id
 }
@@ -179,7 +179,7 @@ fn with_the_on_hold_action_a_silent_visitor_puts_the_chat_on_hold_and_a_departme
     let mut settings = DepartmentSettings::named("VIP");
     settings.timers.visitor_inactivity = TimerSetting::Off;
     let vip = engine.create_department(&Actor::System, &settings, &[]).unwrap().0.id;
-    let update = AgentUpdate { max_chats: None, departments: Some([vip.clone()].into()) };
+    let update = AgentUpdate { max_chats: None, departments: Some([vip.clone()].into()), ..AgentUpdate::default() };
     engine.update_agent(&Actor::System, &ana, &update).unwrap();
     let quiet = conversation(engine, 2, Some(&vip));
     engine.dispatch(&Actor::System).unwrap();

@@ -33,6 +33,7 @@ fn agent(engine: &Engine<MemoryStore>, name: &str, max_chats: u32, departments: 
     let update = AgentUpdate {
         max_chats: Some(max_chats),
         departments: Some(departments.iter().map(|d| (*d).clone()).collect()),
+        ..AgentUpdate::default()
     };
     engine.update_agent(&Actor::System, &user.id, &update).unwrap();
     user.id

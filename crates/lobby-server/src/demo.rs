@@ -94,8 +94,11 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
             created = true;
             engine.add_agent(&system, username)?;
         }
-        let update =
-            AgentUpdate { max_chats: None, departments: Some(departments.iter().map(|d| department(d)).collect()) };
+        let update = AgentUpdate {
+            max_chats: None,
+            departments: Some(departments.iter().map(|d| department(d)).collect()),
+            ..AgentUpdate::default()
+        };
         engine.update_agent(&system, &user.id, &update)?;
         engine.set_agent_availability(&system, &user.id, Some(AgentAvailability::Available))?;
         if username == DEMO_USERNAME {
@@ -112,6 +115,7 @@ pub fn seed(state: &AppState) -> Result<DemoInfo, CoreError> {
             name: Some(name.to_owned()),
             email: None,
             department: department.map(str::to_owned),
+            attributes: None,
         };
         engine.register_visitor(&details)?;
         let mut opened = engine.open_room(token, None)?;
@@ -233,7 +237,13 @@ pub async fn traffic(state: AppState, per_minute: u32, mut stop: tokio::sync::wa
                 _ => Some("Support".to_owned()),
             };
             let name = TRAFFIC_NAMES[(number as usize) % TRAFFIC_NAMES.len()];
-            let details = VisitorDetails { token: token.clone(), name: Some(name.to_owned()), email: None, department };
+            let details = VisitorDetails {
+                token: token.clone(),
+                name: Some(name.to_owned()),
+                email: None,
+                department,
+                attributes: None,
+            };
             engine.register_visitor(&details)?;
             engine.open_room(&token, None)?;
             Ok(())

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use lobby_core::{
     AbandonedRoomsAction, Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod,
-    TimerConfig,
+    RoutingRules, TimerConfig,
 };
 use lobby_server::live::LiveConfig;
 use lobby_server::security::{CorsOrigin, FailureLimit, LoginLimits, SecurityConfig};
@@ -46,6 +46,11 @@ struct Cli {
     /// Global per-agent limit of simultaneous conversations (0 = unlimited).
     #[arg(long, default_value_t = 0)]
     max_chats_per_agent: u32,
+    /// Routing rules for the public queue and every department without its own, as the
+    /// department field `routingRules` takes them:
+    /// `[{"expression": "skills HAS task.topic", "timeout": 60}, …]` (see docs/routing.md).
+    #[arg(long, value_name = "JSON", value_parser = routing_rules)]
+    routing_rules: Option<RoutingRules>,
     /// Refuse new conversations (`no-agent-online`) while no agent is available.
     #[arg(long)]
     require_available_agent: bool,
@@ -375,6 +380,12 @@ fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
     }
 }
 
+/// `--routing-rules`: a JSON array of targets, each expression compiled (a malformed one is
+/// refused with its position, before the server starts).
+fn routing_rules(text: &str) -> Result<RoutingRules, String> {
+    serde_json::from_str(text).map_err(|error| error.to_string())
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     let spec = StoreSpec::parse(&cli.store, &cli.data_dir).map_err(|e| e.to_string())?.with_sled_cache_mb(cli.cache_mb);
     let store = spec.open().map_err(|e| e.to_string())?;
@@ -393,6 +404,7 @@ fn run(cli: Cli) -> Result<(), String> {
             },
             max_chats_per_agent: cli.max_chats_per_agent,
             queue_without_agents: !cli.require_available_agent,
+            rules: cli.routing_rules.unwrap_or_default(),
             ..RoutingConfig::default()
         },
         timers: TimerConfig {
@@ -522,5 +534,21 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
         IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port()),
         IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port()),
         _ => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routing_rules;
+
+    #[test]
+    fn routing_rules_flag_compiles_each_expression_or_says_where_it_is_wrong() {
+        let rules =
+            routing_rules(r#"[{"expression": "skills HAS task.topic", "timeout": 60}, {"expression": "1 == 1"}]"#)
+                .expect("valid rules");
+        assert_eq!(rules.targets().len(), 2);
+        let error = routing_rules(r#"[{"expression": "level >= 3 AND AND vip == true"}]"#).unwrap_err();
+        assert!(error.contains("unexpected token 'AND' at 15"), "{error}");
+        assert!(routing_rules(r#"[{"expression": "1 == 1", "timout": 60}]"#).is_err(), "a misspelt field");
     }
 }

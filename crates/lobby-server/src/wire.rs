@@ -1,7 +1,9 @@
 //! Response shapes for records that are not inquiries (inquiries serialise themselves in
 //! Rocket.Chat's shape). Field names follow Rocket.Chat's documents.
 
-use lobby_core::{Agent, Department, Inquiry, InquiryStatus, Message, TimerSetting, Timestamp, User, Visitor};
+use lobby_core::{
+    Agent, Department, Inquiry, InquiryStatus, Message, RoutingExplanation, TimerSetting, Timestamp, User, Visitor,
+};
 use serde_json::{json, Map, Value};
 
 /// The fields `inquiries.list` returns: `_id, rid, name, ts, department, status`.
@@ -46,6 +48,12 @@ pub fn user(user: &User, agent: Option<&Agent>) -> Value {
     out
 }
 
+/// `inquiries.explain`'s answer: the explanation's own JSON shape (see
+/// [`lobby_core::RoutingExplanation`]).
+pub fn explanation(explanation: &RoutingExplanation) -> Value {
+    serde_json::to_value(explanation).unwrap_or(Value::Null)
+}
+
 /// An agent in `GET livechat/users/agent`.
 pub fn agent(agent: &Agent, user: Option<&User>) -> Value {
     let mut out = json!({
@@ -56,6 +64,9 @@ pub fn agent(agent: &Agent, user: Option<&User>) -> Value {
         "departments": agent.departments,
         "activeChats": agent.active_chats,
     });
+    if !agent.attributes.is_empty() {
+        out["attributes"] = agent.attributes.as_value().clone();
+    }
     if let Some(user) = user {
         out["name"] = json!(user.name);
         out["status"] = json!("offline");
@@ -97,6 +108,9 @@ pub fn department(department: &Department, now: Timestamp) -> Value {
     }
     if let Some(hours) = &department.business_hours {
         out["businessHours"] = json!(hours);
+    }
+    if !department.routing_rules.is_empty() {
+        out["routingRules"] = json!(department.routing_rules);
     }
     out["open"] = json!(department.is_open(now));
     out

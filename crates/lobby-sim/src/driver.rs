@@ -443,6 +443,7 @@ impl<S: Store> Driver<S> {
                     let update = AgentUpdate {
                         max_chats: Some(*capacity),
                         departments: Some([department.clone()].into_iter().collect()),
+                        ..AgentUpdate::default()
                     };
                     self.engine.update_agent(&system, &user.id, &update)?;
                     Ok(user.id)

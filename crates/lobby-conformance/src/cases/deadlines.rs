@@ -144,7 +144,11 @@ pub fn racing_firers_close_a_department_once<S: Store>(make: MakeStore<S>) {
             let name = format!("agent{n}");
             let user =
                 engine.create_user(&Actor::System, NewUser::new(&name, &name, [Role::livechat_agent()])).unwrap();
-            let update = AgentUpdate { max_chats: None, departments: Some([department.clone()].into()) };
+            let update = AgentUpdate {
+                max_chats: None,
+                departments: Some([department.clone()].into()),
+                ..AgentUpdate::default()
+            };
             engine.update_agent(&Actor::System, &user.id, &update).unwrap();
             user.id
         })

@@ -1,8 +1,13 @@
 //! Records: reads, unique keys, versions and all-or-nothing commits.
 
+use std::time::Duration;
+
+use serde_json::json;
+
 use lobby_core::{
-    Commit, EventQuery, InquiryFilter, InquiryId, InquiryQuery, InquirySort, Record, RecordKey, RecordKind, RoomId,
-    Store, StoreError, StoreExt, UniqueKey, UserId, Version, Write,
+    Attributes, Commit, Department, DepartmentId, EventQuery, InquiryFilter, InquiryId, InquiryQuery, InquirySort,
+    Record, RecordKey, RecordKind, RoomId, RoutingRules, RoutingTarget, Store, StoreError, StoreExt, Timestamp,
+    UniqueKey, UserId, Version, Write,
 };
 
 use super::{event, put, MakeStore};
@@ -37,6 +42,47 @@ pub fn reads_return_what_was_committed<S: Store>(make: MakeStore<S>) {
     let users: Vec<RecordKey> = store.scan(RecordKind::User).unwrap().into_iter().map(|r| r.value.key()).collect();
     assert_eq!(users, vec![records[2].key(), records[1].key()], "scan is one kind, in key order");
     assert_eq!(store.scan(RecordKind::Department).unwrap(), vec![]);
+}
+
+/// Routing attributes (on agents and inquiries) and routing rules (on departments) are part of
+/// the records: they come back from reads, scans and listings exactly as committed, and a
+/// change to them alone is a write like any other.
+pub fn attributes_and_rules_round_trip<S: Store>(make: MakeStore<S>) {
+    let store = make();
+    let attributes = |value| Attributes::new(value).expect("valid attributes");
+    let mut agent = agent_record("u1");
+    agent.attributes = attributes(json!({"skills": ["billing", "es"], "level": 4, "languages": {"es": {"level": 5}}}));
+    let mut inquiry = random_inquiry(1, &mut rng(7));
+    inquiry.attributes = attributes(json!({"topic": "billing", "vip": true, "note": "ünïcödé \"quoted\""}));
+    let mut department = Department::new(DepartmentId::new("dep1").unwrap(), "Billing", Timestamp::EPOCH);
+    department.routing_rules = RoutingRules::new(vec![
+        RoutingTarget::parse("skills HAS task.topic AND level >= 3").unwrap().with_timeout(Duration::from_secs(60)),
+        RoutingTarget::parse("region IN ['EU', 'UK']").unwrap().with_boost(2),
+    ])
+    .unwrap();
+    let records =
+        [Record::Agent(agent.clone()), Record::Inquiry(inquiry.clone()), Record::Department(department.clone())];
+    put(&store, records.iter().cloned().map(Write::create).collect()).unwrap();
+    for record in &records {
+        let found = store.get(&record.key()).unwrap().unwrap_or_else(|| panic!("{} is missing", record.key()));
+        assert_eq!(&found.value, record, "{} as committed, attributes and rules included", record.key());
+    }
+    let scanned = store.scan(RecordKind::Department).unwrap();
+    assert_eq!(scanned.iter().map(|r| &r.value).collect::<Vec<_>>(), vec![&records[2]], "scanned department");
+    let query = InquiryQuery { filter: InquiryFilter::all(), sort: InquirySort::default(), offset: 0, limit: 10 };
+    let listed = store.list_inquiries(&query).unwrap().items;
+    assert_eq!(listed, vec![inquiry.clone()], "a listed inquiry keeps its attributes");
+
+    // Only the attributes change: still a versioned write, and read back changed.
+    let before = store.agent(&agent.id).unwrap().unwrap();
+    agent.attributes = attributes(json!({"skills": []}));
+    put(&store, vec![Write::update(before.version, Record::Agent(agent.clone()))]).unwrap();
+    let after = store.agent(&agent.id).unwrap().unwrap();
+    assert_eq!(after.value.attributes, agent.attributes, "changed attributes");
+    assert!(after.version > before.version, "version moved: {:?} -> {:?}", before.version, after.version);
+    agent.attributes = Attributes::empty();
+    put(&store, vec![Write::update(after.version, Record::Agent(agent.clone()))]).unwrap();
+    assert_eq!(store.agent(&agent.id).unwrap().unwrap().value.attributes, Attributes::empty(), "cleared attributes");
 }
 
 /// Every write gives a record a new, greater version; a write made against an older version, a

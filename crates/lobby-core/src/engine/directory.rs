@@ -6,9 +6,12 @@ use crate::event::{Actor, EventKind, NewEvent};
 use crate::hours::BusinessHours;
 use crate::ids::{DepartmentId, UserId, VisitorId};
 use crate::limits::{self, MAX_LOGIN_TOKENS};
-use crate::model::{Agent, AgentAvailability, Department, DepartmentTimers, Role, User, Visitor, VisitorStatus};
+use crate::model::{
+    Agent, AgentAvailability, Attributes, Department, DepartmentTimers, Role, User, Visitor, VisitorStatus,
+};
 use crate::permissions::Permission;
 use crate::query::{Page, Paging};
+use crate::rules::RoutingRules;
 use crate::store::{Commit, Record, RecordKey, Store, StoreError, StoreExt, UniqueKey, Write};
 use crate::time::Timestamp;
 use crate::CoreError;
@@ -70,6 +73,8 @@ pub struct DepartmentSettings {
     pub timers: DepartmentTimers,
     /// Its weekly opening times; `None` = always open.
     pub business_hours: Option<BusinessHours>,
+    /// Its routing rules; empty = the global default.
+    pub routing_rules: RoutingRules,
 }
 
 impl DepartmentSettings {
@@ -86,6 +91,7 @@ impl DepartmentSettings {
             fallback: None,
             timers: DepartmentTimers::default(),
             business_hours: None,
+            routing_rules: RoutingRules::none(),
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct AgentUpdate {
     pub max_chats: Option<u32>,
     /// The departments it serves (replacing the current set).
     pub departments: Option<BTreeSet<DepartmentId>>,
+    /// Its routing attributes, what rules read as `worker.` (replacing the current object).
+    pub attributes: Option<Attributes>,
 }
 
 /// A visitor's details (`livechat/visitor`).
@@ -110,6 +118,8 @@ pub struct VisitorDetails {
     pub email: Option<String>,
     /// A department id or name.
     pub department: Option<String>,
+    /// Routing attributes for its conversations (replacing any it declared before).
+    pub attributes: Option<Attributes>,
 }
 
 impl<S: Store> Engine<S> {
@@ -306,6 +316,9 @@ impl<S: Store> Engine<S> {
             if let Some(max) = update.max_chats {
                 agent.max_chats = max;
             }
+            if let Some(attributes) = &update.attributes {
+                agent.attributes = attributes.clone();
+            }
             if let Some(departments) = &update.departments {
                 agent.departments = departments.clone();
                 // Joining only closed departments: away until one opens, as if it had been
@@ -318,6 +331,13 @@ impl<S: Store> Engine<S> {
             }
             Ok(())
         })
+    }
+
+    /// An agent profile (routing attributes, limit, departments): its own, with `view-l-room`; another's
+    /// also needs `view-livechat-manager`.
+    pub fn agent_profile(&self, actor: &Actor, agent_id: Option<&UserId>) -> Result<Agent, CoreError> {
+        let agent_id = self.queue_owner(actor, agent_id)?;
+        Ok(self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?.value)
     }
 
     fn update_agent_with(
@@ -439,6 +459,7 @@ impl<S: Store> Engine<S> {
             // The opening or closing the new schedule calls for applies at once, by its deadline.
             business_hours: settings.business_hours.clone(),
             hours_state: None,
+            routing_rules: settings.routing_rules.clone(),
             ..Department::new(id, settings.name.clone(), self.now())
         })
     }
@@ -472,6 +493,9 @@ impl<S: Store> Engine<S> {
                     visitor.name = details.name.clone().or(visitor.name);
                     visitor.email = details.email.clone().or(visitor.email);
                     visitor.department = department.clone().or(visitor.department);
+                    if let Some(attributes) = &details.attributes {
+                        visitor.attributes = attributes.clone();
+                    }
                     visitor.updated_at = now;
                     (Write::update(found.version, Record::Visitor(visitor.clone())), visitor)
                 }
@@ -486,6 +510,7 @@ impl<S: Store> Engine<S> {
                         department: department.clone(),
                         status: VisitorStatus::Online,
                         open_room: None,
+                        attributes: details.attributes.clone().unwrap_or_default(),
                         created_at: now,
                         updated_at: now,
                     };

@@ -2,16 +2,17 @@
 //! own queue, and where a waiting conversation stands. The policy — who may take what, and whom
 //! each method picks — is [`crate::routing`]'s; this module reads, asks it, and commits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use crate::event::{Actor, EventKind, NewEvent};
 use crate::ids::{DepartmentId, InquiryId, UserId};
 use crate::machine::{self, Transition, TransitionKind};
-use crate::model::{Agent, Inquiry, InquiryStatus};
+use crate::model::{Agent, Department, Inquiry, InquiryStatus};
 use crate::permissions::Permission;
 use crate::query::{DepartmentFilter, Direction, InquiryFilter, InquiryQuery, InquirySort, Page, Paging};
 use crate::query::{ReservationFilter, SortField, StatusSet};
+use crate::rules::{boosted_order, queue_age, PriorityBoost};
 use crate::store::{Commit, Record, Store, StoreError, StoreExt, Versioned, Write};
 use crate::CoreError;
 
@@ -52,6 +53,8 @@ pub struct QueueRequest {
 
 /// Inquiries handled per listing batch during dispatch.
 const DISPATCH_BATCH: usize = 100;
+/// Inquiries read per listing call when a whole list is needed (boosts, rule-filtered queues).
+const LISTING_BATCH: usize = 1_000;
 
 /// What dispatch does with a waiting inquiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,24 @@ impl<S: Store> Engine<S> {
         let mut skip = 0;
         // Read once and kept current from our own commits; reloaded after a lost race.
         let mut agents = AgentCache::default();
+        // Inquiries whose current routing target boosts them go first; the pass in queue order
+        // below then passes over them.
+        let boosted = match mode {
+            DispatchMode::Assign => self.boosted_inquiries(statuses)?,
+            DispatchMode::ReleaseOnly => Vec::new(),
+        };
+        for id in &boosted {
+            match self.route_one(actor, id, mode, &mut agents)? {
+                Routed::Assigned => report.assigned += 1,
+                Routed::Released => {
+                    report.released += 1;
+                    report.unassigned += 1;
+                }
+                Routed::StillWaiting => report.unassigned += 1,
+                Routed::Gone => {}
+            }
+        }
+        let boosted: HashSet<InquiryId> = boosted.into_iter().collect();
         loop {
             let query = InquiryQuery {
                 filter: InquiryFilter {
@@ -95,6 +116,11 @@ impl<S: Store> Engine<S> {
                 return Ok(report);
             }
             for inquiry in &batch {
+                if boosted.contains(&inquiry.id) {
+                    // Routed (and counted) above; still waiting, so it keeps its place.
+                    skip += 1;
+                    continue;
+                }
                 match self.route_one(actor, &inquiry.id, mode, &mut agents)? {
                     Routed::Assigned => report.assigned += 1,
                     Routed::Released => {
@@ -110,6 +136,51 @@ impl<S: Store> Engine<S> {
                     }
                     Routed::Gone => {}
                 }
+            }
+        }
+    }
+
+    /// The waiting inquiries whose current routing target boosts them, in dispatch order
+    /// ([`boosted_order`]); none, without reading the queue, when no rule boosts.
+    fn boosted_inquiries(&self, statuses: StatusSet) -> Result<Vec<InquiryId>, CoreError> {
+        let departments = self.departments_by_id()?;
+        let routing = &self.config.routing;
+        if !routing.rules.boosts() && !departments.values().any(|d| d.routing_rules.boosts()) {
+            return Ok(Vec::new());
+        }
+        let filter =
+            InquiryFilter { statuses, departments: DepartmentFilter::Any, reservation: ReservationFilter::Any };
+        let waiting = self.list_every(filter, routing.queue_order.sort())?;
+        let now = self.now();
+        let boosts: Vec<PriorityBoost> = waiting
+            .iter()
+            .map(|inquiry| {
+                let department = inquiry.department.as_ref().and_then(|id| departments.get(id));
+                routing.rules_for(department).stage(queue_age(inquiry, now)).boost()
+            })
+            .collect();
+        Ok(boosted_order(&boosts)
+            .into_iter()
+            .take_while(|&i| !boosts[i].is_none())
+            .map(|i| waiting[i].id.clone())
+            .collect())
+    }
+
+    /// Every department, by id.
+    fn departments_by_id(&self) -> Result<HashMap<DepartmentId, Department>, CoreError> {
+        Ok(self.store.departments()?.into_iter().map(|d| (d.value.id.clone(), d.value)).collect())
+    }
+
+    /// Every inquiry `filter` lets through, in `sort` order, read a batch at a time.
+    fn list_every(&self, filter: InquiryFilter, sort: InquirySort) -> Result<Vec<Inquiry>, CoreError> {
+        let mut all = Vec::new();
+        loop {
+            let query = InquiryQuery { filter: filter.clone(), sort, offset: all.len(), limit: LISTING_BATCH };
+            let batch = self.store.list_inquiries(&query)?.items;
+            let done = batch.len() < LISTING_BATCH;
+            all.extend(batch);
+            if done {
+                return Ok(all);
             }
         }
     }
@@ -190,8 +261,9 @@ impl<S: Store> Engine<S> {
     }
 
     /// What an agent may take now (`inquiries.queuedForUser`): open inquiries of its departments
-    /// and of the public queue (no department), minus those reserved for other agents, in queue
-    /// order unless another sort is asked for. An agent sees its own queue with `view-l-room`;
+    /// and of the public queue (no department), minus those reserved for other agents and those
+    /// whose current routing target it does not match, in queue order unless another sort is
+    /// asked for. An agent sees its own queue with `view-l-room`;
     /// another's needs `view-livechat-manager`.
     pub fn queued_for_user(&self, actor: &Actor, request: &QueueRequest) -> Result<Page<Inquiry>, CoreError> {
         let agent_id = self.queue_owner(actor, request.agent.as_ref())?;
@@ -205,17 +277,34 @@ impl<S: Store> Engine<S> {
             }
             departments = BTreeSet::from([Some(department.id)]);
         }
-        let query = InquiryQuery {
-            filter: InquiryFilter {
-                statuses: StatusSet::only(InquiryStatus::Open),
-                departments: DepartmentFilter::In(departments),
-                reservation: ReservationFilter::AvailableTo(agent_id),
-            },
-            sort: request.sort.unwrap_or_else(|| self.config.routing.queue_order.sort()),
-            offset: request.paging.offset,
-            limit: request.paging.limit(),
+        let filter = InquiryFilter {
+            statuses: StatusSet::only(InquiryStatus::Open),
+            departments: DepartmentFilter::In(departments.clone()),
+            reservation: ReservationFilter::AvailableTo(agent_id),
         };
-        Ok(self.store.list_inquiries(&query)?)
+        let sort = request.sort.unwrap_or_else(|| self.config.routing.queue_order.sort());
+        let by_id = self.departments_by_id()?;
+        let routing = &self.config.routing;
+        let rules_apply =
+            departments.iter().any(|d| !routing.rules_for(d.as_ref().and_then(|d| by_id.get(d))).is_empty());
+        if !rules_apply {
+            let query = InquiryQuery { filter, sort, offset: request.paging.offset, limit: request.paging.limit() };
+            return Ok(self.store.list_inquiries(&query)?);
+        }
+        // Rules depend on attributes and queue age, which no store index knows: filter the
+        // whole queue here, then cut the page, so the total counts only what the agent may take.
+        let now = self.now();
+        let takeable: Vec<Inquiry> = self
+            .list_every(filter, sort)?
+            .into_iter()
+            .filter(|inquiry| {
+                let department = inquiry.department.as_ref().and_then(|id| by_id.get(id));
+                routing.rules_for(department).stage(queue_age(inquiry, now)).admits(&agent, inquiry)
+            })
+            .collect();
+        let total = takeable.len();
+        let items = takeable.into_iter().skip(request.paging.offset).take(request.paging.limit()).collect();
+        Ok(Page { items, total })
     }
 
     /// Whose queue `actor` asks for: `agent`, or its own. Its own needs `view-l-room`; another
@@ -254,6 +343,12 @@ impl<S: Store> Engine<S> {
         if !inquiry.status.is_waiting() {
             return Err(CoreError::IllegalTransition { from: inquiry.status, transition: TransitionKind::Assign });
         }
+        let position = self.position_in_queue(&inquiry)?;
+        Ok(QueuePosition { position, estimated_wait: self.estimate_wait(&inquiry, position)? })
+    }
+
+    /// 1 + the waiting inquiries of the same department ahead of `inquiry` in queue order.
+    pub(super) fn position_in_queue(&self, inquiry: &Inquiry) -> Result<usize, CoreError> {
         let filter = InquiryFilter {
             statuses: StatusSet::waiting(),
             departments: DepartmentFilter::In(BTreeSet::from([inquiry.department.clone()])),
@@ -261,10 +356,9 @@ impl<S: Store> Engine<S> {
         };
         let ahead = self
             .store
-            .count_before(&filter, self.config.routing.queue_order.sort(), id)?
+            .count_before(&filter, self.config.routing.queue_order.sort(), &inquiry.id)?
             .ok_or(CoreError::InquiryNotFound)?;
-        let position = ahead + 1;
-        Ok(QueuePosition { position, estimated_wait: self.estimate_wait(&inquiry, position)? })
+        Ok(ahead + 1)
     }
 
     fn estimate_wait(&self, inquiry: &Inquiry, position: usize) -> Result<Option<Duration>, CoreError> {

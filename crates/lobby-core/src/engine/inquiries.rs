@@ -6,7 +6,9 @@ use crate::hours::WhenClosed;
 use crate::ids::{DepartmentId, InquiryId, RoomId, UserId};
 use crate::limits;
 use crate::machine::{Transition, TransitionKind};
-use crate::model::{DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight, SourceType};
+use crate::model::{
+    Attributes, DefaultAgent, Department, Inquiry, InquirySource, InquiryStatus, PriorityWeight, SourceType,
+};
 use crate::model::{VisitorSummary, NO_SLA_MINUTES};
 use crate::permissions::Permission;
 use crate::query::StatusSet;
@@ -37,6 +39,8 @@ pub struct NewInquiry {
     pub source: SourceType,
     /// The room id to use; a new one is generated when `None`.
     pub room: Option<RoomId>,
+    /// What routing rules read as `task.`; `{}` for none.
+    pub attributes: Attributes,
 }
 
 impl NewInquiry {
@@ -52,6 +56,7 @@ impl NewInquiry {
             sla_minutes: None,
             source: SourceType::Widget,
             room: None,
+            attributes: Attributes::empty(),
         }
     }
 }
@@ -145,6 +150,7 @@ impl<S: Store> Engine<S> {
             priority_weight: new.priority,
             estimated_waiting_time_queue: new.sla_minutes.unwrap_or(NO_SLA_MINUTES),
             source: Some(InquirySource { kind: new.source }),
+            attributes: new.attributes.clone(),
             ..Inquiry::new(id, rid, new.visitor.clone(), new.name.clone(), now)
         };
         let event = NewEvent {
@@ -176,6 +182,7 @@ impl<S: Store> Engine<S> {
             let name = visitor.value.name.clone().unwrap_or_else(|| visitor.value.username.clone());
             let mut new = NewInquiry::new(visitor.value.summary(), name);
             new.department = visitor.value.department.clone();
+            new.attributes = visitor.value.attributes.clone();
             new.room = room.clone();
             let (inquiry, mut commit) = self.plan_enqueue(&Actor::Visitor(token.to_owned()), &new)?;
             let mut updated = visitor.value;
@@ -238,12 +245,47 @@ impl<S: Store> Engine<S> {
         Ok(self.store.inquiry(id)?.map(|found| found.value))
     }
 
+    /// Replaces an inquiry's routing attributes (what its rules read as `task.`). Needs
+    /// `transfer-livechat-guest`: new attributes can send it to other agents, as a transfer
+    /// would. A closed conversation keeps its attributes as history ([`CoreError::RoomClosed`]).
+    pub fn set_inquiry_attributes(
+        &self,
+        actor: &Actor,
+        id: &InquiryId,
+        attributes: &Attributes,
+    ) -> Result<Inquiry, CoreError> {
+        self.authorize(actor, Permission::TransferLivechatGuest)?;
+        self.retry(|| {
+            let found = self.store.inquiry(id)?.ok_or(CoreError::InquiryNotFound)?;
+            if found.value.status == InquiryStatus::Closed {
+                return Err(CoreError::RoomClosed);
+            }
+            let now = self.now();
+            let mut inquiry = found.value;
+            inquiry.attributes = attributes.clone();
+            inquiry.updated_at = now;
+            let event = NewEvent {
+                at: now,
+                actor: actor.clone(),
+                inquiry: Some(inquiry.id.clone()),
+                kind: EventKind::AttributesChanged,
+            };
+            let committed = self.commit(Commit {
+                writes: vec![Write::update(found.version, Record::Inquiry(inquiry.clone()))],
+                events: vec![event],
+            })?;
+            Ok(committed.first_inquiry.unwrap_or(inquiry))
+        })
+    }
+
     /// Takes an open inquiry for the acting user or, with `on_behalf_of`, for another user who
     /// must exist and hold `view-l-room` (`inquiries.take`). The serving agent must be available
     /// and within capacity. Exactly one of any number of concurrent takes succeeds; the others
     /// get [`CoreError::InquiryAlreadyTaken`]. An inquiry offered to an agent can be taken only
     /// by that agent, which accepts the offer ([`Engine::accept_offer`]); anyone else gets
-    /// [`CoreError::OfferedToAnotherAgent`].
+    /// [`CoreError::OfferedToAnotherAgent`]. An agent that does not match the inquiry's current
+    /// routing target is refused ([`CoreError::RoutingRuleMismatch`]) unless the acting user
+    /// holds `override-routing-rules`.
     pub fn take(&self, actor: &Actor, id: &InquiryId, on_behalf_of: Option<&UserId>) -> Result<Inquiry, CoreError> {
         let acting = self.authorize(actor, Permission::ViewLRoom)?;
         let agent_id = match (on_behalf_of, &acting) {
@@ -261,6 +303,9 @@ impl<S: Store> Engine<S> {
             Some(_) => format!("taken on behalf of {agent_id}"),
             None => String::new(),
         };
+        // Whoever takes (for itself or on another's behalf) may set routing rules aside with
+        // `override-routing-rules`; the system may always.
+        let overrides = acting.as_ref().is_none_or(|user| self.allows(&user.value, Permission::OverrideRoutingRules));
         self.retry(|| {
             let inquiry = self.store.inquiry(id)?.ok_or(CoreError::InquiryNotFound)?;
             match inquiry.value.status {
@@ -271,6 +316,9 @@ impl<S: Store> Engine<S> {
             }
             let agent = self.store.agent(&agent_id)?.ok_or(CoreError::NotAnAgent)?;
             self.check_can_serve(&agent.value, inquiry.value.department.as_ref())?;
+            if !overrides {
+                self.check_rules(&agent.value, &inquiry.value)?;
+            }
             let served = self.served_by(&agent.value);
             let agent_write = Write::update(agent.version, Record::Agent(self.with_assignment(agent.value, id)));
             self.transition(actor, inquiry, Transition::Take { agent: served }, vec![agent_write], reason.clone())

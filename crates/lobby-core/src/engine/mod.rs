@@ -9,6 +9,7 @@
 
 mod directory;
 mod dispatch;
+mod explain;
 mod holds;
 mod hours;
 mod inquiries;
@@ -32,6 +33,7 @@ use crate::machine::{self, Transition, TransitionKind};
 use crate::model::{Agent, Department, Inquiry, ServedBy, User};
 use crate::permissions::{Permission, PermissionPolicy};
 use crate::routing::{has_room, Candidate, RoutingConfig};
+use crate::rules::{queue_age, Stage};
 use crate::store::{Commit, CommitReceipt, Record, Store, StoreError, StoreExt, Versioned, Write};
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::timers::TimerConfig;
@@ -265,22 +267,40 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
+    /// Refuses `agent` for `inquiry` when it does not match the current target of the
+    /// inquiry's department's rules ([`CoreError::RoutingRuleMismatch`]), naming the term
+    /// that failed.
+    fn check_rules(&self, agent: &Agent, inquiry: &Inquiry) -> Result<(), CoreError> {
+        let department = self.department_record(inquiry.department.as_ref())?;
+        let stage = self.config.routing.rules_for(department.as_ref()).stage(queue_age(inquiry, self.now()));
+        match stage.mismatch(agent, inquiry) {
+            Some(why) => Err(CoreError::RoutingRuleMismatch { explanation: format!("{stage}: {why}") }),
+            None => Ok(()),
+        }
+    }
+
     fn served_by(&self, agent: &Agent) -> ServedBy {
         ServedBy { id: agent.id.clone(), username: agent.username.clone(), ts: self.now() }
     }
 
     /// The agent routing would give `inquiry` to now: its reserved agent if that one can take
-    /// it, else the method's choice among the department's agents, else along the department's
-    /// fallback chain.
+    /// it and matches the current routing target, else the method's choice among the
+    /// department's agents that match it, else along the department's fallback chain (each
+    /// department by its own rules, at the inquiry's queue age).
     /// Agents the inquiry lets time out (`excludedAgents`) are never picked.
     fn pick_agent(&self, inquiry: &Inquiry, agents: &[Versioned<Agent>]) -> Result<Option<Assignment>, CoreError> {
         let routing = &self.config.routing;
+        let now = self.now();
+        let age = queue_age(inquiry, now);
         let allowed = |agent: &&Versioned<Agent>| !inquiry.excluded_agents.contains(&agent.value.id);
         let own_department = self.department_record(inquiry.department.as_ref())?;
-        let own_open = own_department.as_ref().is_none_or(|d| d.is_open(self.now()));
+        let own_open = own_department.as_ref().is_none_or(|d| d.is_open(now));
+        let own_stage = routing.rules_for(own_department.as_ref()).stage(age);
         if let Some(reserved) = inquiry.default_agent.as_ref().filter(|_| own_open) {
             if let Some(agent) = agents.iter().filter(allowed).find(|a| a.value.id == reserved.agent_id) {
-                if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok() {
+                if self.check_can_serve(&agent.value, inquiry.department.as_ref()).is_ok()
+                    && own_stage.admits(&agent.value, inquiry)
+                {
                     let limit = self.chat_limit(&agent.value, inquiry.department.as_ref())?;
                     return Ok(Some(Assignment {
                         agent: agent.clone(),
@@ -291,6 +311,7 @@ impl<S: Store> Engine<S> {
                             vec![],
                             limit,
                             "reserved agent",
+                            &own_stage,
                         ),
                     }));
                 }
@@ -305,9 +326,13 @@ impl<S: Store> Engine<S> {
                 return Ok(None);
             }
             // A department closed by its business hours serves no one; its fallback may.
-            let open = settings.as_ref().is_none_or(|d| d.is_open(self.now()));
+            let open = settings.as_ref().is_none_or(|d| d.is_open(now));
+            let stage = routing.rules_for(settings.as_ref()).stage(age);
             let candidates = match open {
-                true => routing.candidates(agents.iter().filter(allowed).map(|a| &a.value), settings.as_ref()),
+                true => routing.candidates(
+                    agents.iter().filter(allowed).map(|a| &a.value).filter(|agent| stage.admits(agent, inquiry)),
+                    settings.as_ref(),
+                ),
                 false => vec![],
             };
             if let Some((index, reason)) = routing.method.choose(inquiry, &candidates) {
@@ -319,7 +344,14 @@ impl<S: Store> Engine<S> {
                         false => reason,
                     };
                     return Ok(Some(Assignment {
-                        decision: self.decision(&chosen.agent, department.clone(), loads, chosen.limit, &reason),
+                        decision: self.decision(
+                            &chosen.agent,
+                            department.clone(),
+                            loads,
+                            chosen.limit,
+                            &reason,
+                            &stage,
+                        ),
                         agent: versioned.clone(),
                         department,
                     }));
@@ -341,12 +373,18 @@ impl<S: Store> Engine<S> {
         candidates: Vec<(UserId, u32, u32)>,
         limit: u32,
         reason: &str,
+        stage: &Stage<'_>,
     ) -> RoutingDecision {
+        let reason = with_stage(reason, stage);
         RoutingDecision {
             strategy: self.config.routing.method.name().to_owned(),
             agent: agent.id.clone(),
             department,
             candidates,
+            target: match stage {
+                Stage::Target { index, .. } => Some(*index),
+                Stage::NoRules | Stage::Relaxed => None,
+            },
             reason: format!("{reason}; {} of {} chats in use", agent.active_chats, limit_text(limit)),
         }
     }
@@ -419,6 +457,14 @@ struct Assignment {
     /// The department the inquiry is served in (differs from its own after a fallback).
     department: Option<DepartmentId>,
     decision: RoutingDecision,
+}
+
+/// A routing reason with the rule stage that allowed it, when rules apply.
+fn with_stage(reason: &str, stage: &Stage<'_>) -> String {
+    match stage {
+        Stage::NoRules => reason.to_owned(),
+        _ => format!("{reason}; {stage}"),
+    }
 }
 
 fn limit_text(limit: u32) -> String {

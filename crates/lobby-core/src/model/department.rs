@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::hours::{BusinessHours, HoursState};
 use crate::ids::DepartmentId;
 use crate::model::{Deadline, TimerSetting};
+use crate::rules::RoutingRules;
 use crate::time::Timestamp;
 
 /// A team with its own queue.
@@ -40,6 +41,10 @@ pub struct Department {
     /// set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours_state: Option<HoursState>,
+    /// Which of its agents may serve which conversations, relaxing with queue age; empty =
+    /// the global default ([`RoutingConfig::rules`](crate::RoutingConfig::rules)).
+    #[serde(default, skip_serializing_if = "RoutingRules::is_empty")]
+    pub routing_rules: RoutingRules,
     /// Its pending timers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deadlines: Vec<Deadline>,
@@ -85,6 +90,7 @@ impl Department {
             timers: DepartmentTimers::default(),
             business_hours: None,
             hours_state: None,
+            routing_rules: RoutingRules::none(),
             deadlines: Vec::new(),
             updated_at: now,
         }

@@ -6,7 +6,7 @@ use crate::ids::{DepartmentId, InquiryId, RoomId, UserId};
 use crate::time::Timestamp;
 use crate::CoreError;
 
-use super::{Deadline, VisitorSummary};
+use super::{Attributes, Deadline, VisitorSummary};
 
 /// Where an inquiry is in its life. See [`crate::machine`] for the transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -324,6 +324,10 @@ pub struct Inquiry {
     /// `autoTransfers` (Lobby's): how many times the auto-transfer timer has fired for it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub auto_transfers: u32,
+    /// `attributes` (Lobby's): what routing rules read as `task.` (topic, language, …); set
+    /// when it is enqueued and changed by managers; omitted when empty.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
     /// `excludedAgents` (Lobby's): agents routing will not give it to again (they let it time out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_agents: Vec<UserId>,
@@ -366,6 +370,7 @@ impl Inquiry {
             waiting_response: false,
             contact_last_message_at: None,
             auto_transfers: 0,
+            attributes: Attributes::empty(),
             excluded_agents: Vec::new(),
             deadlines: Vec::new(),
             updated_at: at,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DepartmentId, InquiryId, UserId};
-use crate::model::Deadline;
+use crate::model::{Attributes, Deadline};
 use crate::time::Timestamp;
 use crate::CoreError;
 
@@ -141,6 +141,9 @@ pub struct Agent {
     /// The conversations offered to it and not yet answered (offer mode); each holds a slot.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub offers: BTreeSet<InquiryId>,
+    /// What routing rules read as `worker.` (skills, languages, level, …); `{}` when unset.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
     /// Inquiries ever assigned (or offered) to this agent (round robin spreads by this).
     pub assigned_total: u64,
     /// Offers it let lapse in a row; reset when it accepts one. Enough of them set it away
@@ -174,6 +177,7 @@ impl Agent {
             active_chats: 0,
             chats: BTreeSet::new(),
             offers: BTreeSet::new(),
+            attributes: Attributes::empty(),
             assigned_total: 0,
             missed_offers: 0,
             away_for_hours: false,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Attributes;
+
 use crate::ids::{DepartmentId, RoomId, VisitorId};
 use crate::time::Timestamp;
 
@@ -61,6 +63,11 @@ pub struct Visitor {
     pub status: VisitorStatus,
     /// The room of the visitor's conversation that is not closed yet, if any.
     pub open_room: Option<RoomId>,
+    /// Routing attributes its widget declared (language, topic, …), copied to each
+    /// conversation it opens. Self-declared by an unauthenticated visitor: rules that grant
+    /// something (a VIP queue) should read attributes a manager sets instead.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
     /// When it registered.
     pub created_at: Timestamp,
     /// When it last changed.

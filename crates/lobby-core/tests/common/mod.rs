@@ -28,7 +28,11 @@ pub fn setup(method: RoutingMethod, timers: TimerConfig) -> Setup {
 
 pub fn agent(engine: &Engine<MemoryStore>, name: &str, departments: &[&DepartmentId]) -> UserId {
     let user = engine.create_user(&Actor::System, NewUser::new(name, name, [Role::livechat_agent()])).unwrap();
-    let update = AgentUpdate { max_chats: None, departments: Some(departments.iter().map(|d| (*d).clone()).collect()) };
+    let update = AgentUpdate {
+        max_chats: None,
+        departments: Some(departments.iter().map(|d| (*d).clone()).collect()),
+        ..AgentUpdate::default()
+    };
     engine.update_agent(&Actor::System, &user.id, &update).unwrap();
     user.id
 }

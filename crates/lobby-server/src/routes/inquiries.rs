@@ -2,7 +2,8 @@
 
 use axum::extract::State;
 use lobby_core::{
-    DepartmentId, InquiryId, InquiryStatus, ListRequest, Permission, QueueRequest, RoomId, TransferTarget, UserId,
+    Attributes, DepartmentId, InquiryId, InquiryStatus, ListRequest, Permission, QueueRequest, RoomId, TransferTarget,
+    UserId,
 };
 use serde_json::json;
 
@@ -164,6 +165,35 @@ pub async fn position(State(state): State<AppState>, user: AuthUser, query: Quer
         "position": position.position,
         "estimatedWaitTimeSeconds": position.estimated_wait.map(|d| d.as_secs()),
     })))
+}
+
+/// `GET livechat/inquiries.explain?inquiryId=` (Lobby's own): why a conversation waits and
+/// who routing would give it to: the routing target in force and when it relaxes, every agent
+/// eligible with its rank or the first reason it is not, and the queue position. Needs
+/// `view-livechat-manager`.
+pub async fn explain(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+    query.check(&[required("inquiryId", Kind::String)])?;
+    let inquiry_id = InquiryId::new(query.get("inquiryId").unwrap_or_default())?;
+    let actor = user.actor();
+    let explanation = state.run(move |engine| engine.explain(&actor, &inquiry_id)).await?;
+    Ok(success(wire::explanation(&explanation)))
+}
+
+/// `POST livechat/inquiries.setAttributes {"inquiryId","attributes"}` (Lobby's own): replaces
+/// the routing attributes of a conversation that is not closed. Needs
+/// `transfer-livechat-guest`.
+pub async fn set_attributes(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(
+        &body,
+        &[required("inquiryId", Kind::String), required("attributes", Kind::Object)],
+        Additional::Rejected,
+    )?;
+    let inquiry_id = InquiryId::new(get_str(&body, "inquiryId").unwrap_or_default())?;
+    let attributes = Attributes::new(body["attributes"].clone())?;
+    let actor = user.actor();
+    let inquiry = state.run(move |engine| engine.set_inquiry_attributes(&actor, &inquiry_id, &attributes)).await?;
+    state.request_dispatch();
+    Ok(success(json!({ "inquiry": wire::inquiry(&inquiry) })))
 }
 
 #[cfg(test)]

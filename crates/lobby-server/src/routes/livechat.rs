@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use lobby_core::{
-    Actor, AgentAvailability, CoreError, DepartmentId, DepartmentSettings, InquiryStatus, Permission, RoomId,
-    TimerSetting, TransferTarget, UserId, VisitorDetails,
+    Actor, AgentAvailability, AgentUpdate, Attributes, CoreError, DepartmentId, DepartmentSettings, InquiryStatus,
+    Permission, RoomId, RoutingRules, RoutingTarget, TimerSetting, TransferTarget, UserId, VisitorDetails,
 };
 use serde_json::{json, Map, Value};
 
@@ -46,6 +46,36 @@ pub async fn list_agents(State(state): State<AppState>, user: AuthUser, query: Q
         })
         .await?;
     Ok(paged("users", users, paging, total))
+}
+
+/// `GET livechat/agent.attributes?agentId=` (Lobby's own): an agent's routing attributes; the
+/// caller's own without `agentId`. Own needs `view-l-room`; another's `view-livechat-manager`.
+pub async fn agent_attributes(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+    query.check(&[optional("agentId", Kind::String)])?;
+    let agent_id = match query.get("agentId").filter(|id| !id.is_empty()) {
+        Some(id) => Some(UserId::new(id).map_err(|_| CoreError::NotAnAgent)?),
+        None => None,
+    };
+    let actor = user.actor();
+    let agent = state.run(move |engine| engine.agent_profile(&actor, agent_id.as_ref())).await?;
+    Ok(success(json!({ "agentId": agent.id, "attributes": agent.attributes.as_value() })))
+}
+
+/// `POST livechat/agent.attributes {"agentId","attributes"}` (Lobby's own): replaces an agent's
+/// routing attributes. Needs `manage-livechat-agents`.
+pub async fn set_agent_attributes(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+    check_object(
+        &body,
+        &[required("agentId", Kind::String), required("attributes", Kind::Object)],
+        Additional::Rejected,
+    )?;
+    let agent_id = UserId::new(get_str(&body, "agentId").unwrap_or_default()).map_err(|_| CoreError::NotAnAgent)?;
+    let update =
+        AgentUpdate { attributes: Some(Attributes::new(body["attributes"].clone())?), ..AgentUpdate::default() };
+    let actor = user.actor();
+    let agent = state.run(move |engine| engine.update_agent(&actor, &agent_id, &update)).await?;
+    state.request_dispatch();
+    Ok(success(json!({ "agentId": agent.id, "attributes": agent.attributes.as_value() })))
 }
 
 /// `POST livechat/department {"department":{…},"agents":[{"agentId"}]}`. Needs
@@ -94,6 +124,7 @@ fn check_department_fields(department: &Map<String, Value>) -> Result<(), ApiErr
             optional(MAX_QUEUE_WAIT_FIELD, Kind::NullableCount),
             optional(VISITOR_INACTIVITY_FIELD, Kind::NullableCount),
             optional(BUSINESS_HOURS_FIELD, Kind::NullableObject),
+            optional(ROUTING_RULES_FIELD, Kind::ObjectArray),
         ],
         Additional::Allowed,
     )
@@ -125,7 +156,42 @@ fn department_settings(department: &Map<String, Value>) -> Result<DepartmentSett
         }
         None => None,
     };
+    settings.routing_rules = match department.get(ROUTING_RULES_FIELD).and_then(Value::as_array) {
+        Some(targets) => RoutingRules::new(targets.iter().map(routing_target).collect::<Result<_, _>>()?)?,
+        None => RoutingRules::none(),
+    };
     Ok(settings)
+}
+
+/// The department field with its routing rules (absent or `[]`: the server's default):
+/// `[{"expression", "timeout"?, "priorityBoost"?}]`, timeouts in seconds.
+pub const ROUTING_RULES_FIELD: &str = "routingRules";
+
+/// One routing target from the wire. A malformed expression answers 400 with the parser's
+/// message and position (`unexpected token 'AND' at 12`).
+fn routing_target(value: &Value) -> Result<RoutingTarget, ApiError> {
+    let target = value.as_object().cloned().unwrap_or_default();
+    check_object(
+        &target,
+        &[
+            required("expression", Kind::String),
+            optional("timeout", Kind::NullableCount),
+            optional("priorityBoost", Kind::NullableCount),
+        ],
+        Additional::Rejected,
+    )?;
+    let mut parsed = RoutingTarget::parse(get_str(&target, "expression").unwrap_or_default())?;
+    if let Some(seconds) = get_count(&target, "timeout") {
+        if seconds > MAX_TIMER_SECONDS {
+            return Err(ApiError::invalid_params(format!("timeout must be <= {MAX_TIMER_SECONDS}")));
+        }
+        parsed = parsed.with_timeout(std::time::Duration::from_secs(seconds));
+    }
+    if let Some(boost) = get_count(&target, "priorityBoost") {
+        let boost = u8::try_from(boost).map_err(|_| ApiError::invalid_params("priorityBoost must be <= 255"))?;
+        parsed = parsed.with_boost(boost);
+    }
+    Ok(parsed)
 }
 
 /// The department field with its weekly opening times (absent or `null`: always open):
@@ -361,6 +427,7 @@ pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): Jso
             optional("username", Kind::String),
             optional("phone", Kind::Any),
             optional("customFields", Kind::Any),
+            optional("attributes", Kind::Object),
         ],
         Additional::Allowed,
     )?;
@@ -370,6 +437,10 @@ pub async fn register_visitor(State(state): State<AppState>, JsonBody(body): Jso
         name: non_empty("name"),
         email: non_empty("email"),
         department: non_empty("department"),
+        attributes: match visitor.get("attributes") {
+            Some(attributes) => Some(Attributes::new(attributes.clone())?),
+            None => None,
+        },
     };
     let visitor = state.run(move |engine| engine.register_visitor(&details)).await?;
     Ok(success(json!({ "visitor": wire::visitor(&visitor) })))

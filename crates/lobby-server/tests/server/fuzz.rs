@@ -402,9 +402,37 @@ impl Gen {
                         department.insert(timer.into(), self.number());
                     }
                 }
+                if self.chance(0.4) {
+                    let targets: Vec<Value> = (0..self.below(4))
+                        .map(|_| {
+                            let expression = self.expression();
+                            let mut target = json!({"expression": expression});
+                            if self.chance(0.5) {
+                                target["timeout"] = self.number();
+                            }
+                            if self.chance(0.3) {
+                                target["priorityBoost"] = self.number();
+                            }
+                            target
+                        })
+                        .collect();
+                    department.insert("routingRules".into(), json!(targets));
+                }
                 self.put(b, "department", false, Value::Object(department));
                 let agents: Vec<Value> = (0..self.below(4)).map(|_| json!({"agentId": self.user_ref()})).collect();
                 self.put(b, "agents", true, json!(agents));
+            }
+            "inquiries.setAttributes" => {
+                let inquiry = self.inquiry_ref();
+                self.put(b, "inquiryId", false, json!(inquiry));
+                let attributes = self.any_json(3);
+                self.put(b, "attributes", false, attributes);
+            }
+            "agent.attributes" => {
+                let agent = self.user_ref();
+                self.put(b, "agentId", false, json!(agent));
+                let attributes = self.any_json(3);
+                self.put(b, "attributes", false, attributes);
             }
             "agent.status" => {
                 let status = *self.pick(&["available", "not-available"]);
@@ -657,9 +685,53 @@ impl Gen {
             "status" if self.chance(0.7) => self.pick(&["open", "queued", "taken", "closed", "Open", ""]).to_string(),
             "department" if self.chance(0.7) => self.department_ref(),
             "roomId" | "rid" if self.chance(0.7) => self.rid_ref(),
+            "inquiryId" if self.chance(0.7) => self.inquiry_ref(),
+            "agentId" if self.chance(0.7) => self.user_ref(),
             "token" if self.chance(0.7) => self.pick(&["tok-open", "tok-new", "tok-closed", "nobody"]).to_string(),
             _ => self.string(),
         }
+    }
+
+    /// A routing expression: pieces of the grammar strung together, so that most are nearly
+    /// right and some are right (the parser's own fuzz tests cover raw bytes).
+    fn expression(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "level",
+            "task.topic",
+            "worker.skills",
+            "skills",
+            ">=",
+            "==",
+            "!=",
+            "<",
+            "HAS",
+            "IN",
+            "NOT IN",
+            "CONTAINS",
+            "AND",
+            "OR",
+            "NOT",
+            "(",
+            ")",
+            "3",
+            "-1.5e3",
+            "'billing'",
+            "\"es\"",
+            "[",
+            "]",
+            ",",
+            "true",
+            "null",
+            "\\",
+            "'",
+            "é",
+            "..",
+            "1 == 1",
+        ];
+        if self.chance(0.1) {
+            return self.string();
+        }
+        (0..self.below(8)).map(|_| *self.pick(PIECES)).collect::<Vec<_>>().join(" ")
     }
 
     fn sort_text(&mut self) -> String {
@@ -719,6 +791,8 @@ impl Gen {
             "inquiries.list" => &["offset", "count", "sort", "department", "status"],
             "inquiries.queuedForUser" => &["offset", "count", "sort", "department"],
             "inquiries.getOne" | "inquiries.position" => &["roomId"],
+            "inquiries.explain" => &["inquiryId"],
+            "agent.attributes" => &["agentId"],
             "agent" | "department" => &["offset", "count"],
             "room" => &["token", "rid"],
             _ => &[],

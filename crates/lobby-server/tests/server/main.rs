@@ -14,5 +14,6 @@ mod helpers;
 mod history;
 mod live;
 mod permissions;
+mod rules;
 mod security;
 mod storm;

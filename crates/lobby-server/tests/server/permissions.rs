@@ -232,6 +232,13 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/v1/livechat/inquiries.position", Any, Rule::Needs(&[ViewLRoom]), |w| {
             w.get(&format!("/api/v1/livechat/inquiries.position?roomId={}", w.waiting.rid))
         }),
+        row("GET", "/api/v1/livechat/inquiries.explain", Any, Rule::Needs(&[ViewLivechatManager]), |w| {
+            w.get(&format!("/api/v1/livechat/inquiries.explain?inquiryId={}", w.waiting.inquiry))
+        }),
+        row("POST", "/api/v1/livechat/inquiries.setAttributes", Any, Rule::Needs(&[TransferLivechatGuest]), |w| {
+            let body = json!({"inquiryId": w.waiting.inquiry, "attributes": {"topic": "billing"}});
+            w.post("/api/v1/livechat/inquiries.setAttributes", body)
+        }),
         row("GET", "/api/v1/livechat/users/agent", Any, Rule::Needs(&[ViewLivechatManager]), |w| {
             w.get("/api/v1/livechat/users/agent")
         }),
@@ -253,6 +260,16 @@ fn rows() -> Vec<Row> {
         }),
         row("POST", "/api/v1/livechat/agent.status", Others, Rule::Needs(&[ManageLivechatAgents]), |w| {
             w.post("/api/v1/livechat/agent.status", json!({"status": "not-available", "agentId": w.other.user_id}))
+        }),
+        row("GET", "/api/v1/livechat/agent.attributes", Own, Rule::NeedsAgent(&[ViewLRoom]), |w| {
+            w.get("/api/v1/livechat/agent.attributes")
+        }),
+        row("GET", "/api/v1/livechat/agent.attributes", Others, Rule::Needs(&[ViewLRoom, ViewLivechatManager]), |w| {
+            w.get(&format!("/api/v1/livechat/agent.attributes?agentId={}", w.other.user_id))
+        }),
+        row("POST", "/api/v1/livechat/agent.attributes", Any, Rule::Needs(&[ManageLivechatAgents]), |w| {
+            let body = json!({"agentId": w.other.user_id, "attributes": {"skills": ["billing"], "level": 3}});
+            w.post("/api/v1/livechat/agent.attributes", body)
         }),
         row("POST", "/api/v1/livechat/visitor", Any, Rule::Public, |w| {
             w.post("/api/v1/livechat/visitor", json!({"visitor": {"token": "tok-visitor", "name": "V"}}))
