@@ -144,8 +144,14 @@ pub struct RoutingDecision {
     pub agent: UserId,
     /// The department whose agents were considered (after any fallback).
     pub department: Option<DepartmentId>,
-    /// Eligible agents with their load at the time: `(agent, active chats, limit; 0 = none)`.
+    /// Eligible agents with their load at the time: `(agent, active chats, limit; 0 = none)`;
+    /// the chosen agent first, then others in the order considered, at most
+    /// [`MAX_RECORDED_CANDIDATES`](crate::limits::MAX_RECORDED_CANDIDATES) in all.
     pub candidates: Vec<(UserId, u32, u32)>,
+    /// How many agents were eligible, recorded or not (0 in events written before it was
+    /// recorded).
+    #[serde(default)]
+    pub considered: usize,
     /// The routing-rule target (index from 0) the agent matched; `None` without rules, or
     /// once every target had timed out.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,6 +20,9 @@ pub const MAX_EMAIL_LEN: usize = 254;
 pub const MAX_LOGIN_TOKENS: usize = 50;
 /// Most targets in one list of routing rules (a department's, or the global default).
 pub const MAX_ROUTING_TARGETS: usize = 16;
+/// Most candidates a routing decision records: with a thousand agents, recording them all made
+/// every routing event tens of kilobytes, in the log forever.
+pub const MAX_RECORDED_CANDIDATES: usize = 20;
 /// How much of a bad value an error message quotes, in characters.
 pub const QUOTE_LIMIT: usize = 64;
 

@@ -117,7 +117,33 @@ fn load_balancing_picks_the_least_loaded_then_the_longest_idle() {
         .expect("a routing decision is recorded");
     assert_eq!(decision.strategy, "load-balancing");
     assert_eq!(decision.candidates.len(), 3, "every available agent with room was considered");
+    assert_eq!(decision.considered, 3);
     assert!(decision.reason.contains("fewest active conversations (1)"), "{}", decision.reason);
+}
+
+/// With many agents a decision records a bounded sample, the chosen agent first, and how many
+/// there were: recording every agent made each routing event grow with the team.
+#[test]
+fn decisions_record_at_most_twenty_candidates_and_count_them_all() {
+    let Setup { engine, .. } = setup(RoutingMethod::LoadBalancing, QueueOrder::Timestamp);
+    for n in 0..30 {
+        agent(&engine, &format!("agent-{n:02}"), 0, &[]);
+    }
+    let inquiry = enqueue(&engine, 0, None);
+    engine.dispatch(&Actor::System).unwrap();
+    let chosen = served_by(&engine, &inquiry).expect("assigned");
+    let decision = engine
+        .history(&Actor::System, &inquiry.id)
+        .unwrap()
+        .into_iter()
+        .find_map(|e| match e.event.kind {
+            EventKind::Routed(decision) => Some(decision),
+            _ => None,
+        })
+        .expect("a routing decision is recorded");
+    assert_eq!(decision.considered, 30);
+    assert_eq!(decision.candidates.len(), limits::MAX_RECORDED_CANDIDATES);
+    assert_eq!(decision.candidates[0].0, chosen, "the chosen agent comes first");
 }
 
 #[test]

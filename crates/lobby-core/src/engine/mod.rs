@@ -17,6 +17,7 @@ mod messages;
 mod offers;
 mod timers;
 
+use crate::limits::MAX_RECORDED_CANDIDATES;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -308,7 +309,7 @@ impl<S: Store> Engine<S> {
                         decision: self.decision(
                             &agent.value,
                             inquiry.department.clone(),
-                            vec![],
+                            (vec![], 1),
                             limit,
                             "reserved agent",
                             &own_stage,
@@ -338,7 +339,7 @@ impl<S: Store> Engine<S> {
             if let Some((index, reason)) = routing.method.choose(inquiry, &candidates) {
                 let chosen = &candidates[index];
                 if let Some(versioned) = agents.iter().find(|a| a.value.id == chosen.agent.id) {
-                    let loads = candidates.iter().map(Candidate::load).collect();
+                    let loads = recorded_candidates(&candidates, index);
                     let reason = match department != inquiry.department {
                         true => format!("{reason}; department fallback"),
                         false => reason,
@@ -370,7 +371,7 @@ impl<S: Store> Engine<S> {
         &self,
         agent: &Agent,
         department: Option<DepartmentId>,
-        candidates: Vec<(UserId, u32, u32)>,
+        (candidates, considered): (Vec<(UserId, u32, u32)>, usize),
         limit: u32,
         reason: &str,
         stage: &Stage<'_>,
@@ -381,6 +382,7 @@ impl<S: Store> Engine<S> {
             agent: agent.id.clone(),
             department,
             candidates,
+            considered,
             target: match stage {
                 Stage::Target { index, .. } => Some(*index),
                 Stage::NoRules | Stage::Relaxed => None,
@@ -473,6 +475,14 @@ fn limit_text(limit: u32) -> String {
     } else {
         limit.to_string()
     }
+}
+
+/// The candidates a decision records, and how many there were: the chosen one first, then the
+/// others in the order considered, at most [`MAX_RECORDED_CANDIDATES`].
+fn recorded_candidates(candidates: &[Candidate], chosen: usize) -> (Vec<(UserId, u32, u32)>, usize) {
+    let others = candidates.iter().enumerate().filter(|&(i, _)| i != chosen).map(|(_, c)| c);
+    let recorded = std::iter::once(&candidates[chosen]).chain(others).take(MAX_RECORDED_CANDIDATES);
+    (recorded.map(Candidate::load).collect(), candidates.len())
 }
 
 /// What [`Engine::commit`] gives back.

@@ -527,7 +527,8 @@ function describe(event) {
   } else if (kind.what === 'routed') {
     what = `routed to ${state.agents.get(kind.agent)?.username || kind.agent} (${kind.strategy})`;
     const candidates = (kind.candidates || []).map(([id, load, limit]) => `${state.agents.get(id)?.username || id} ${load}/${limit || '∞'}`);
-    why = `${kind.reason}${candidates.length ? '; candidates: ' + candidates.join(', ') : ''}`;
+    const more = (kind.considered || 0) > candidates.length ? ` and ${kind.considered - candidates.length} more` : '';
+    why = `${kind.reason}${candidates.length ? '; candidates: ' + candidates.join(', ') + more : ''}`;
   } else if (kind.what === 'timer-fired') {
     what = `timer ${kind.rule} (due ${new Date(kind.due).toLocaleTimeString()})`;
     why = kind.outcome;
