@@ -145,7 +145,7 @@ pub struct RoutingDecision {
     /// The department whose agents were considered (after any fallback).
     pub department: Option<DepartmentId>,
     /// Eligible agents with their load at the time: `(agent, active chats, limit; 0 = none)`;
-    /// the chosen agent first, then others in the order considered, at most
+    /// the chosen agent first, then the least loaded others (by active chats, then username), at most
     /// [`MAX_RECORDED_CANDIDATES`](crate::limits::MAX_RECORDED_CANDIDATES) in all.
     pub candidates: Vec<(UserId, u32, u32)>,
     /// How many agents were eligible, recorded or not (0 in events written before it was

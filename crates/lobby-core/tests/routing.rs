@@ -144,6 +144,14 @@ fn decisions_record_at_most_twenty_candidates_and_count_them_all() {
     assert_eq!(decision.considered, 30);
     assert_eq!(decision.candidates.len(), limits::MAX_RECORDED_CANDIDATES);
     assert_eq!(decision.candidates[0].0, chosen, "the chosen agent comes first");
+    // All are equally loaded, so the others are the first usernames: the same whatever ids the
+    // store generated.
+    let username = |id: &UserId| engine.store().agent(id).unwrap().unwrap().value.username;
+    let others: Vec<String> = decision.candidates[1..].iter().map(|(id, _, _)| username(id)).collect();
+    let mut expected: Vec<String> =
+        (0..30).map(|n| format!("agent-{n:02}")).filter(|name| *name != username(&chosen)).collect();
+    expected.truncate(limits::MAX_RECORDED_CANDIDATES - 1);
+    assert_eq!(others, expected);
 }
 
 #[test]

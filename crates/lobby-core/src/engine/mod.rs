@@ -478,9 +478,12 @@ fn limit_text(limit: u32) -> String {
 }
 
 /// The candidates a decision records, and how many there were: the chosen one first, then the
-/// others in the order considered, at most [`MAX_RECORDED_CANDIDATES`].
+/// least loaded others (by active chats, then username: an order that does not depend on
+/// generated ids, so simulated logs stay reproducible), at most [`MAX_RECORDED_CANDIDATES`].
 fn recorded_candidates(candidates: &[Candidate], chosen: usize) -> (Vec<(UserId, u32, u32)>, usize) {
-    let others = candidates.iter().enumerate().filter(|&(i, _)| i != chosen).map(|(_, c)| c);
+    let mut others: Vec<&Candidate> =
+        candidates.iter().enumerate().filter(|&(i, _)| i != chosen).map(|(_, c)| c).collect();
+    others.sort_by(|a, b| (a.agent.active_chats, &a.agent.username).cmp(&(b.agent.active_chats, &b.agent.username)));
     let recorded = std::iter::once(&candidates[chosen]).chain(others).take(MAX_RECORDED_CANDIDATES);
     (recorded.map(Candidate::load).collect(), candidates.len())
 }
