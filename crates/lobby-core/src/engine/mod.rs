@@ -483,7 +483,16 @@ fn limit_text(limit: u32) -> String {
 fn recorded_candidates(candidates: &[Candidate], chosen: usize) -> (Vec<(UserId, u32, u32)>, usize) {
     let mut others: Vec<&Candidate> =
         candidates.iter().enumerate().filter(|&(i, _)| i != chosen).map(|(_, c)| c).collect();
-    others.sort_by(|a, b| (a.agent.active_chats, &a.agent.username).cmp(&(b.agent.active_chats, &b.agent.username)));
+    let order = |a: &&Candidate, b: &&Candidate| {
+        (a.agent.active_chats, &a.agent.username).cmp(&(b.agent.active_chats, &b.agent.username))
+    };
+    // Dispatch does this per assignment: pick the few to record in linear time, sort only them.
+    let keep = MAX_RECORDED_CANDIDATES - 1;
+    if others.len() > keep {
+        others.select_nth_unstable_by(keep, order);
+        others.truncate(keep);
+    }
+    others.sort_by(order);
     let recorded = std::iter::once(&candidates[chosen]).chain(others).take(MAX_RECORDED_CANDIDATES);
     (recorded.map(Candidate::load).collect(), candidates.len())
 }
