@@ -104,6 +104,11 @@ pub fn engine<S: Store>(store: S) -> Engine<S> {
     Engine::with_config(store, EngineConfig::default())
 }
 
+/// An engine over `store` reading time from `clock`.
+pub fn engine_with_clock<S: Store>(store: S, clock: std::sync::Arc<lobby_core::ManualClock>) -> Engine<S> {
+    Engine::with_config(store, EngineConfig { clock, ..EngineConfig::default() })
+}
+
 /// Creates `count` available agents (users with the agent role) named `{prefix}0`, `{prefix}1`,
 /// … with chat limit `max_chats` (0 = none), returning their ids.
 pub fn add_named_agents<S: Store>(engine: &Engine<S>, prefix: &str, count: usize, max_chats: u32) -> Vec<UserId> {

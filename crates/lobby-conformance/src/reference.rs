@@ -10,9 +10,10 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::Mutex;
 
 use lobby_core::{
-    plan_unique_keys, plan_versions, Commit, CommitReceipt, DueRecord, Event, EventQuery, EventSeq, Inquiry,
-    InquiryFilter, InquiryId, InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError,
-    Subscription, Timestamp, UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
+    check_retired_event, check_retired_inquiry, plan_unique_keys, plan_versions, ArchiveKey, Commit, CommitReceipt,
+    DueRecord, Event, EventQuery, EventSeq, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort, Page, Record,
+    RecordKey, RecordKind, RetentionAction, Retirement, RetirementReceipt, Store, StoreError, Subscription, Timestamp,
+    UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
 };
 
 /// Declares [`Bug`] and [`Bug::ALL`] from one list, so no bug can be left out of the tests.
@@ -62,6 +63,14 @@ bugs! {
     LimitZeroIsUnlimited,
     /// Adds a record's new deadline to the deadline index but leaves its old entry there.
     StaleDeadlineIndex,
+    /// Retires an inquiry whatever version it is at now.
+    RetireIgnoresVersions,
+    /// Retires inquiries one by one, so one that conflicts leaves those before it retired.
+    RetireOneByOne,
+    /// Archives an inquiry but leaves its events in the hot log.
+    RetireKeepsEvents,
+    /// Counts archived inquiries in listing totals.
+    ArchivedStillCounted,
 }
 
 /// The reference store, correct unless built with a [`Bug`].
@@ -79,6 +88,8 @@ struct State {
     events: Vec<Event>,
     next_stamp: Version,
     next_seq: u64,
+    archived: BTreeMap<InquiryId, Versioned<Inquiry>>,
+    archived_events: Vec<Event>,
 }
 
 struct Subscriber {
@@ -113,6 +124,8 @@ impl ReferenceStore {
             events: Vec::new(),
             next_stamp: Version::FIRST,
             next_seq,
+            archived: BTreeMap::new(),
+            archived_events: Vec::new(),
         };
         Self { bug, state: Mutex::new(state), subscribers: Mutex::new(Vec::new()) }
     }
@@ -236,8 +249,69 @@ impl ReferenceStore {
         Ok(CommitReceipt { versions, events })
     }
 
+    /// Checks one retiring inquiry and moves it (with its events) out of the hot set.
+    fn retire_one(
+        &self,
+        state: &mut State,
+        id: &InquiryId,
+        expected: Version,
+        action: RetentionAction,
+    ) -> Result<usize, StoreError> {
+        let key = RecordKey::Inquiry(id.clone());
+        let mut current = state.records.get(&key).cloned();
+        if self.has(Bug::RetireIgnoresVersions) {
+            current = current.map(|found| Versioned { version: expected, ..found });
+        }
+        let inquiry = check_retired_inquiry(id, expected, current)?;
+        let record = state.records.remove(&key).expect("checked above");
+        for unique in record.value.unique_keys() {
+            state.unique.remove(&unique);
+        }
+        if let Some(due) = record.value.next_deadline() {
+            state.deadlines.remove(&DueRecord { due, key });
+        }
+        let about = |e: &Event| e.event.inquiry.as_ref() == Some(id);
+        let events: Vec<Event> = if self.has(Bug::RetireKeepsEvents) {
+            vec![]
+        } else {
+            state.events.iter().filter(|e| about(e)).cloned().collect()
+        };
+        state.events.retain(|e| !events.contains(e));
+        let moved = events.len();
+        if action == RetentionAction::Archive {
+            state.archived_events.extend(events);
+            state.archived_events.sort_by_key(|e| e.seq);
+            state.archived.insert(id.clone(), inquiry);
+        }
+        Ok(moved)
+    }
+
     fn inquiries(state: &State) -> impl Iterator<Item = &Inquiry> {
         state.records.values().filter_map(|r| r.value.as_inquiry())
+    }
+}
+
+impl ReferenceStore {
+    fn retire_all(&self, state: &mut State, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+        let mut receipt = RetirementReceipt::default();
+        for (id, expected) in &retirement.inquiries {
+            receipt.events += self.retire_one(state, id, *expected, retirement.action)?;
+            receipt.inquiries += 1;
+        }
+        for seq in &retirement.events {
+            let Some(position) = state.events.iter().position(|e| e.seq == *seq) else { continue };
+            let records = &state.records;
+            check_retired_event(&state.events[position], |id| {
+                Ok(records.contains_key(&RecordKey::Inquiry(id.clone())))
+            })?;
+            let event = state.events.remove(position);
+            receipt.events += 1;
+            if retirement.action == RetentionAction::Archive {
+                state.archived_events.push(event);
+                state.archived_events.sort_by_key(|e| e.seq);
+            }
+        }
+        Ok(receipt)
     }
 }
 
@@ -258,6 +332,9 @@ impl Store for ReferenceStore {
     fn list_inquiries(&self, query: &InquiryQuery) -> Result<Page<Inquiry>, StoreError> {
         let state = self.lock();
         let mut page = query.reference_page(Self::inquiries(&state));
+        if self.has(Bug::ArchivedStillCounted) {
+            page.total += state.archived.values().filter(|a| query.filter.matches(&a.value)).count();
+        }
         if self.has(Bug::WrongTotals) {
             page.total = Self::inquiries(&state).filter(|i| query.filter.statuses.contains(i.status)).count();
         }
@@ -308,6 +385,56 @@ impl Store for ReferenceStore {
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
         let limit = if query.limit == 0 && self.has(Bug::LimitZeroIsUnlimited) { usize::MAX } else { query.limit };
         Ok(self.lock().events.iter().filter(|e| query.matches(e)).take(limit).cloned().collect())
+    }
+
+    fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+        retirement.validate()?;
+        let mut state = self.lock();
+        if !self.has(Bug::RetireOneByOne) {
+            // Check everything first on a copy of what matters, so a failure changes nothing.
+            let mut trial = State {
+                records: state.records.clone(),
+                deadlines: state.deadlines.clone(),
+                unique: state.unique.clone(),
+                events: state.events.clone(),
+                next_stamp: state.next_stamp,
+                next_seq: state.next_seq,
+                archived: BTreeMap::new(),
+                archived_events: Vec::new(),
+            };
+            self.retire_all(&mut trial, retirement)?;
+        }
+        self.retire_all(&mut state, retirement)
+    }
+
+    fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError> {
+        let state = self.lock();
+        Ok(match key {
+            ArchiveKey::Inquiry(id) => state.archived.get(id).cloned(),
+            // The one archived last: the highest version, as versions only grow.
+            ArchiveKey::Room(rid) => {
+                state.archived.values().filter(|a| &a.value.rid == rid).max_by_key(|a| a.version).cloned()
+            }
+        })
+    }
+
+    fn archived_inquiries(
+        &self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .archived
+            .values()
+            .filter(|a| after.is_none_or(|after| &a.value.id > after))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        Ok(self.lock().archived_events.iter().filter(|e| query.matches(e)).take(query.limit).cloned().collect())
     }
 
     fn subscribe(&self) -> Result<Subscription, StoreError> {

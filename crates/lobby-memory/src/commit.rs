@@ -51,11 +51,8 @@ impl State {
         }
         let mut events = Vec::with_capacity(commit.events.len());
         for event in commit.events {
-            let event = Event { seq: EventSeq(self.events.len() as u64 + 1), event };
-            if let Some(id) = &event.event.inquiry {
-                let position = self.events.len();
-                self.events_by_inquiry.entry(id.clone()).or_default().push(position);
-            }
+            let event = Event { seq: EventSeq(self.next_seq), event };
+            self.next_seq += 1;
             self.events.push(event.clone());
             events.push(event);
         }

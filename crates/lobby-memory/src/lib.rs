@@ -14,14 +14,17 @@
 //! assert!(engine.store().subscribe().is_ok());
 //! ```
 
+mod archive;
 mod commit;
 
 use std::collections::{BTreeSet, HashMap};
 
+use std::ops::Bound;
+
 use lobby_core::{
-    Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery,
-    InquirySort, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, Timestamp, UniqueKey, Version,
-    Versioned,
+    ArchiveKey, Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Retirement, RetirementReceipt, Store, StoreError,
+    Subscription, Timestamp, UniqueKey, Version, Versioned,
 };
 use lobby_index::{IndexConfig, InquiryIndex};
 use parking_lot::RwLock;
@@ -41,8 +44,11 @@ struct State {
     index: InquiryIndex,
     /// Every record with a deadline, by its earliest one.
     deadlines: BTreeSet<(Timestamp, RecordKey)>,
-    events: Vec<Event>,
-    events_by_inquiry: HashMap<InquiryId, Vec<usize>>,
+    /// The hot log; numbers are never reused, even when retention removes events.
+    events: archive::EventLog,
+    /// The number the next event gets.
+    next_seq: u64,
+    archive: archive::Archive,
 }
 
 impl Default for MemoryStore {
@@ -63,8 +69,9 @@ impl MemoryStore {
             unique: HashMap::new(),
             index: InquiryIndex::new(config),
             deadlines: BTreeSet::new(),
-            events: Vec::new(),
-            events_by_inquiry: HashMap::new(),
+            events: archive::EventLog::default(),
+            next_seq: 1,
+            archive: archive::Archive::default(),
         };
         Self { state: RwLock::new(state), feed: FeedHub::default() }
     }
@@ -149,17 +156,38 @@ impl Store for MemoryStore {
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        Ok(self.state.read().events.query(query))
+    }
+
+    fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+        retirement.validate()?;
+        self.state.write().retire(retirement)
+    }
+
+    fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError> {
         let state = self.state.read();
-        let matching: Box<dyn Iterator<Item = &Event>> = match &query.inquiry {
-            Some(id) => {
-                Box::new(state.events_by_inquiry.get(id).into_iter().flatten().map(|&position| &state.events[position]))
-            }
-            None => {
-                let start = usize::try_from(query.after.0).unwrap_or(usize::MAX).min(state.events.len());
-                Box::new(state.events[start..].iter())
-            }
+        let id = match key {
+            ArchiveKey::Inquiry(id) => Some(id),
+            ArchiveKey::Room(rid) => state.archive.rooms.get(rid),
         };
-        Ok(matching.filter(|e| query.matches(e)).take(query.limit).cloned().collect())
+        Ok(id.and_then(|id| state.archive.inquiries.get(id)).cloned())
+    }
+
+    fn archived_inquiries(
+        &self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+        let state = self.state.read();
+        let range = match after {
+            Some(id) => state.archive.inquiries.range::<InquiryId, _>((Bound::Excluded(id), Bound::Unbounded)),
+            None => state.archive.inquiries.range::<InquiryId, _>(..),
+        };
+        Ok(range.take(limit).map(|(_, inquiry)| inquiry.clone()).collect())
+    }
+
+    fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        Ok(self.state.read().archive.events.query(query))
     }
 
     fn subscribe(&self) -> Result<Subscription, StoreError> {

@@ -348,7 +348,7 @@ fn lock_order(key: &RecordKey) -> (bool, &'static str, &[u8]) {
     (key.kind() != RecordKind::Inquiry, key.kind().as_str(), key.id().as_bytes())
 }
 
-fn count(counts: &mut BTreeMap<(&'static str, String), i64>, c: &InquiryColumns, delta: i64) {
+pub(crate) fn count(counts: &mut BTreeMap<(&'static str, String), i64>, c: &InquiryColumns, delta: i64) {
     for bucket in [ALL_BUCKET.to_owned(), codec::bucket(c.department.as_deref())] {
         *counts.entry((c.status, bucket)).or_default() += delta;
     }

@@ -3,6 +3,24 @@
 //! safety net, reads the events after the last one it published and hands them to the
 //! [`FeedHub`]. The event table is the source of truth and notifications only say "look now",
 //! so nothing is lost while disconnected and a cursor keeps anything from being sent twice.
+//!
+//! Why reading "after the cursor" never misses an event and never has to wait for a number:
+//! a commit takes the event counter row last and holds it until `COMMIT`, so number N+1 is
+//! handed out only after the transaction that got N has ended. A snapshot that sees N+1
+//! therefore sees every number below it that will ever exist, and the cursor can jump to the
+//! highest number read, holes or not.
+//!
+//! Retention ([`Store::retire`](lobby_core::Store::retire)) leaves holes in `events` but keeps
+//! that reasoning intact: it hands out no number and never takes the counter, so a hole it makes
+//! is never an in-flight commit, and the cursor moving past it skips nothing. What it could do is
+//! take an event out of `events` before the listener got to it (a listener lagging, or
+//! reconnecting, while a retirement runs). So the feed reads `events` and `archived_events` in
+//! one statement: one snapshot, in which a retirement is either not yet or wholly committed, so
+//! each number is in exactly one of the two tables and comes out once, in order. Events retired
+//! after the feed published them are at or below the cursor and are not read again. An event
+//! *deleted* for good (`RetentionAction::Delete`) before any listener read it is not delivered:
+//! retention only takes events older than its age, which a connected listener has long
+//! published.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -124,7 +142,7 @@ fn catch_up_locked(
     feed: &Feed,
 ) -> Result<(), postgres::Error> {
     let Some(mut cursor) = *published else { return Ok(()) };
-    let statement = cache.get(client, &sql.events_after)?;
+    let statement = cache.get(client, &sql.feed_after)?;
     loop {
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
         let rows = client.query(&statement, &[&after, &BATCH])?;

@@ -6,8 +6,9 @@ use lobby_core::IntegrityReport;
 use crate::pool::Pool;
 use crate::{schema, PostgresError};
 
-/// The totals counters against the inquiries they count, unique keys against their owners, and
-/// the event counter against the log (numbered 1 to the counter, without gaps).
+/// The totals counters against the inquiries they count, unique keys against their owners, and the
+/// event counter against the logs (every number from 1 to the counter hot, archived or deleted,
+/// once).
 pub(crate) fn check_tables(pool: &Pool, schema_name: &str) -> Result<IntegrityReport, PostgresError> {
     let s = schema::quote(schema_name);
     let mut conn = pool.get()?;
@@ -50,17 +51,34 @@ pub(crate) fn check_tables(pool: &Pool, schema_name: &str) -> Result<IntegrityRe
         let key: String = row.get(0);
         report.problem(format!("{key} belongs to a record that does not exist"));
     }
+    // Retention leaves holes in the hot log, so the log is checked as a whole: every number up to
+    // the counter is in the hot log, in the archive, or counted as deleted, and none is in both.
     let row = tx.query_one(
-        &format!("SELECT (SELECT last FROM {s}.event_counter), count(*), coalesce(max(seq), 0) FROM {s}.events"),
+        &format!(
+            "SELECT (SELECT last FROM {s}.event_counter),
+                    (SELECT count(*) FROM {s}.events),
+                    (SELECT count(*) FROM {s}.archived_events),
+                    (SELECT n FROM {s}.deleted_events),
+                    greatest((SELECT max(seq) FROM {s}.events), (SELECT max(seq) FROM {s}.archived_events), 0),
+                    (SELECT count(*) FROM {s}.events JOIN {s}.archived_events USING (seq))"
+        ),
         &[],
     )?;
-    let (counter, stored, highest): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-    report.add_count("event table rows", u64::try_from(stored).unwrap_or(0));
-    if counter != highest {
-        report.problem(format!("the event counter is at {counter}, the highest stored event is {highest}"));
+    let (counter, hot, archived, deleted, highest, both): (i64, i64, i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5));
+    report.add_count("event table rows", u64::try_from(hot).unwrap_or(0));
+    report.add_count("archived event table rows", u64::try_from(archived).unwrap_or(0));
+    if highest > counter {
+        report.problem(format!("the event counter is at {counter}, below the highest stored event {highest}"));
     }
-    if stored != highest {
-        report.problem(format!("{stored} events are stored, numbered up to {highest}: the log has gaps"));
+    if both > 0 {
+        report.problem(format!("{both} events are both in the hot log and in the archive"));
+    }
+    if hot + archived + deleted != counter {
+        report.problem(format!(
+            "{hot} events are hot, {archived} archived and {deleted} deleted, but the counter handed out {counter}: \
+             the log has gaps"
+        ));
     }
     tx.commit()?;
     Ok(report)

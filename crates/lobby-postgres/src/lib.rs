@@ -23,6 +23,9 @@
 //! * **Listings** are SQL in exactly [`InquiryQuery::reference_page`]'s order (byte-wise text,
 //!   no department first), served by per-order indexes; totals without a reservation filter
 //!   come from counters kept by every commit, so they cost no `COUNT`.
+//! * **Retention** ([`Store::retire`]) is one transaction that locks what it moves as a commit
+//!   does and moves rows into `archived_inquiries` and `archived_events` (or deletes them); event
+//!   numbers stay where they were, the feed reads both logs (see `feed.rs`).
 //!
 //! `docs/postgres.md` in the repository has the details and the reasoning.
 //!
@@ -45,6 +48,7 @@
 //! # }
 //! ```
 
+mod archive;
 mod codec;
 mod commit;
 mod error;
@@ -61,9 +65,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lobby_core::{
-    check_store_contents, Commit, CommitReceipt, DepartmentId, DueRecord, Event, EventQuery, Inquiry, InquiryFilter,
-    InquiryId, InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError,
-    Subscription, Timestamp, UniqueKey, UserId, Versioned,
+    check_store_contents, ArchiveKey, Commit, CommitReceipt, DepartmentId, DueRecord, Event, EventQuery, Inquiry,
+    InquiryFilter, InquiryId, InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind,
+    Retirement, RetirementReceipt, Store, StoreError, Subscription, Timestamp, UniqueKey, UserId, Versioned,
 };
 
 pub use crate::error::PostgresError;
@@ -71,7 +75,7 @@ pub use crate::snapshot::PostgresSnapshot;
 pub use crate::tls::TlsMode;
 
 /// The schema migration this build brings a database to (`schema_migrations.version`).
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 use crate::error::{backend, is_connection_error};
 
@@ -307,6 +311,65 @@ impl PostgresStore {
         }
     }
 
+    /// Runs `run` in a transaction of its own and commits it. `run` gets a fresh outcome id to
+    /// record in the transaction (see `commit_outcomes`): when the connection fails around
+    /// `COMMIT`, it may or may not have taken effect, and the id tells which, so a change that
+    /// was applied but not acknowledged is reported done and never retried, and one that was not
+    /// applied is reported not done. `map` turns a failure before `COMMIT` into the contract's
+    /// error; the transaction then rolls back (or died with its connection).
+    fn transact<T>(
+        &self,
+        run: impl FnOnce(&mut postgres::Transaction<'_>, &mut pool::StatementCache, &str) -> Result<T, Failure>,
+        map: impl Fn(Failure) -> StoreError,
+    ) -> Result<T, StoreError> {
+        let outcome_id = commit::new_outcome_id();
+        let mut conn = self.conn()?;
+        let session = conn.session.clone();
+        let (client, cache) = conn.parts();
+        let mut tx = client.transaction().map_err(|e| backend(&e))?;
+        let done = run(&mut tx, cache, &outcome_id).map_err(&map)?;
+        match tx.commit() {
+            Ok(()) => {
+                drop(conn);
+                self.prune_outcomes_now_and_then();
+                Ok(done)
+            }
+            Err(e) if is_connection_error(&e) => {
+                drop(conn);
+                if self.resolve_commit(&outcome_id, &session)? {
+                    Ok(done)
+                } else {
+                    Err(StoreError::Unavailable(format!("the connection failed before COMMIT took effect: {e}")))
+                }
+            }
+            Err(e) => Err(map(Failure::Db(e))),
+        }
+    }
+
+    /// The events `query` asks for from one log, by the statements that read it.
+    fn query_events(
+        &self,
+        query: &EventQuery,
+        after_sql: &str,
+        of_inquiry_sql: &str,
+    ) -> Result<Vec<Event>, StoreError> {
+        let after = i64::try_from(query.after.0).unwrap_or(i64::MAX);
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        self.read(|client, cache| {
+            let rows = match &query.inquiry {
+                Some(id) => {
+                    let statement = cache.get(client, of_inquiry_sql)?;
+                    client.query(&statement, &[&id.as_str(), &after, &limit])?
+                }
+                None => {
+                    let statement = cache.get(client, after_sql)?;
+                    client.query(&statement, &[&after, &limit])?
+                }
+            };
+            rows.iter().map(|row| codec::decode_event(row.get(0), row.get(1)).map_err(Failure::Store)).collect()
+        })
+    }
+
     /// Runs `f` on a pooled connection, mapping database errors to [`StoreError::Backend`].
     fn read<T>(
         &self,
@@ -449,53 +512,52 @@ impl Store for PostgresStore {
 
     fn commit(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
         commit.validate()?;
-        let outcome_id = commit::new_outcome_id();
-        let mut conn = self.conn()?;
-        let session = conn.session.clone();
-        let (client, cache) = conn.parts();
-        let mut tx = client.transaction().map_err(|e| backend(&e))?;
-        let receipt = match commit::run(&mut tx, cache, &self.sql, &commit, &outcome_id) {
-            Ok(receipt) => receipt,
-            // Nothing was committed: the transaction rolls back (or died with its connection).
-            Err(failure) => return Err(commit::map_failure(failure, &commit)),
-        };
-        match tx.commit() {
-            Ok(()) => {
-                drop(conn);
-                self.prune_outcomes_now_and_then();
-                Ok(receipt)
-            }
-            // The connection failed around COMMIT: it may or may not have taken effect. Find
-            // out rather than guess, so an acknowledged-but-unanswered commit is reported as
-            // done and never retried, and an unapplied one is reported as not done.
-            Err(e) if is_connection_error(&e) => {
-                drop(conn);
-                if self.resolve_commit(&outcome_id, &session)? {
-                    Ok(receipt)
-                } else {
-                    Err(StoreError::Unavailable(format!("the connection failed before COMMIT took effect: {e}")))
-                }
-            }
-            Err(e) => Err(commit::map_failure(Failure::Db(e), &commit)),
-        }
+        self.transact(
+            |tx, cache, outcome_id| commit::run(tx, cache, &self.sql, &commit, outcome_id),
+            |failure| commit::map_failure(failure, &commit),
+        )
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        let after = i64::try_from(query.after.0).unwrap_or(i64::MAX);
-        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        self.query_events(query, &self.sql.events_after, &self.sql.events_of_inquiry)
+    }
+
+    fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+        retirement.validate()?;
+        self.transact(
+            |tx, cache, outcome_id| archive::run(tx, cache, &self.sql, retirement, outcome_id),
+            |failure| archive::map_failure(failure, retirement),
+        )
+    }
+
+    fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError> {
+        let (sql, value) = match key {
+            ArchiveKey::Inquiry(id) => (&self.sql.archived_by_id, id.as_str()),
+            ArchiveKey::Room(rid) => (&self.sql.archived_by_room, rid.as_str()),
+        };
         self.read(|client, cache| {
-            let rows = match &query.inquiry {
-                Some(id) => {
-                    let statement = cache.get(client, &self.sql.events_of_inquiry)?;
-                    client.query(&statement, &[&id.as_str(), &after, &limit])?
-                }
-                None => {
-                    let statement = cache.get(client, &self.sql.events_after)?;
-                    client.query(&statement, &[&after, &limit])?
-                }
-            };
-            rows.iter().map(|row| codec::decode_event(row.get(0), row.get(1)).map_err(Failure::Store)).collect()
+            let statement = cache.get(client, sql)?;
+            let row = client.query_opt(&statement, &[&value])?;
+            Ok(row.as_ref().map(archive::archived_inquiry).transpose()?)
         })
+    }
+
+    fn archived_inquiries(
+        &self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+        let after = after.map_or("", InquiryId::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|client, cache| {
+            let statement = cache.get(client, &self.sql.archived_after)?;
+            let rows = client.query(&statement, &[&after, &limit])?;
+            Ok(rows.iter().map(archive::archived_inquiry).collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        self.query_events(query, &self.sql.archived_events_after, &self.sql.archived_events_of_inquiry)
     }
 
     fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {

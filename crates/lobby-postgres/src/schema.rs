@@ -136,6 +136,42 @@ CREATE TABLE commit_outcomes (
 CREATE INDEX commit_outcomes_by_age ON commit_outcomes (at);
 "#,
     },
+    Migration {
+        version: 5,
+        description: "the archive: retired inquiries and events, out of the hot tables",
+        sql: r#"
+-- Retention moves closed inquiries here, out of every index, listing and counter; `archived`
+-- orders them as they arrived, so a room id reused by a later conversation finds the one archived
+-- last. Only the columns reads need: by id, by room, and in id order for export.
+CREATE SEQUENCE archive_order;
+CREATE TABLE archived_inquiries (
+    id       text COLLATE "C" PRIMARY KEY,
+    rid      text COLLATE "C" NOT NULL,
+    version  bigint NOT NULL CHECK (version > 0),
+    body     text NOT NULL,
+    archived bigint NOT NULL DEFAULT nextval('archive_order')
+);
+CREATE INDEX archived_inquiries_by_room ON archived_inquiries (rid, archived);
+
+-- Events under the numbers they had in `events`; a number is in one of the two tables, never
+-- both (retirement moves rows in one transaction).
+CREATE TABLE archived_events (
+    seq     bigint PRIMARY KEY,
+    inquiry text COLLATE "C",
+    body    text NOT NULL
+);
+CREATE INDEX archived_events_by_inquiry ON archived_events (inquiry, seq) WHERE inquiry IS NOT NULL;
+
+-- How many events retention deleted for good, so the integrity check can still prove that every
+-- number up to the event counter is accounted for (hot + archived + deleted = counter). A row of
+-- its own, not a column of event_counter, so deleting never waits on committers' counter lock.
+CREATE TABLE deleted_events (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    n         bigint NOT NULL
+);
+INSERT INTO deleted_events (singleton, n) VALUES (true, 0);
+"#,
+    },
 ];
 
 /// The newest migration this build knows.

@@ -1,11 +1,11 @@
-//! [`PostgresStore::snapshot`]: every record and event as of one instant, read while other
-//! servers keep committing (for backups and moves).
+//! [`PostgresStore::snapshot`]: every record and event, hot and archived, as of one instant,
+//! read while other servers keep committing and retiring (for backups and moves).
 
-use lobby_core::{Event, EventSeq, Record, RecordKind, StoreError};
+use lobby_core::{Event, EventSeq, Inquiry, InquiryId, Record, RecordKind, StoreError, Versioned};
 
 use crate::error::backend;
 use crate::sql::Statements;
-use crate::{codec, PostgresStore};
+use crate::{archive, codec, PostgresStore};
 
 /// Reads inside one `REPEATABLE READ, READ ONLY` transaction: every read sees the database as
 /// it was when the first one ran, whatever commits land meanwhile. Given to the closure of
@@ -34,9 +34,33 @@ impl PostgresSnapshot<'_> {
 
     /// At most `limit` events numbered above `after`, in sequence order.
     pub fn events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = self.sql;
+        self.read_events(&sql.events_after, after, limit)
+    }
+
+    /// At most `limit` archived inquiries with ids above `after` (all with `None`), in id order
+    /// (byte-wise), each with the version it had.
+    pub fn archived_inquiries(
+        &mut self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+        let after = after.map_or("", InquiryId::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.tx.query(&self.sql.archived_after, &[&after, &limit]).map_err(|e| backend(&e))?;
+        rows.iter().map(archive::archived_inquiry).collect()
+    }
+
+    /// At most `limit` archived events numbered above `after`, in sequence order.
+    pub fn archived_events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = self.sql;
+        self.read_events(&sql.archived_events_after, after, limit)
+    }
+
+    fn read_events(&mut self, sql: &str, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
         let after = i64::try_from(after.0).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.tx.query(&self.sql.events_after, &[&after, &limit]).map_err(|e| backend(&e))?;
+        let rows = self.tx.query(sql, &[&after, &limit]).map_err(|e| backend(&e))?;
         rows.iter().map(|row| codec::decode_event(row.get(0), row.get(1))).collect()
     }
 }

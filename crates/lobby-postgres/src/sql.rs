@@ -38,6 +38,14 @@ pub(crate) struct Statements {
     pub due: String,
     pub events_after: String,
     pub events_of_inquiry: String,
+    pub feed_after: String,
+    pub lock_loose_events: String,
+    pub retire: String,
+    pub archived_by_id: String,
+    pub archived_by_room: String,
+    pub archived_after: String,
+    pub archived_events_after: String,
+    pub archived_events_of_inquiry: String,
 }
 
 const INQUIRY_COLUMNS: &str =
@@ -184,6 +192,71 @@ impl Statements {
             events_after: format!("SELECT seq, body FROM {s}.events WHERE seq > $1 ORDER BY seq LIMIT $2"),
             events_of_inquiry: format!(
                 "SELECT seq, body FROM {s}.events WHERE inquiry = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
+            // The feed reads both logs in one statement, so one snapshot: an event retired into the
+            // archive before the feed got to it is still delivered, and never twice (see feed.rs).
+            feed_after: format!(
+                "SELECT seq, body FROM {s}.events WHERE seq > $1
+                 UNION ALL SELECT seq, body FROM {s}.archived_events WHERE seq > $1
+                 ORDER BY seq LIMIT $2"
+            ),
+            // Locks the named events still in the hot log, by number (so concurrent retirers lock in
+            // one order), with whether their inquiry is in the hot set. One that another retirer
+            // takes meanwhile is skipped once it commits: READ COMMITTED re-reads a locked row.
+            lock_loose_events: format!(
+                "SELECT e.seq, e.body, i.id IS NOT NULL FROM {s}.events e
+                 LEFT JOIN {s}.inquiries i ON i.id = e.inquiry
+                 WHERE e.seq = ANY($1::bigint[]) ORDER BY e.seq FOR UPDATE OF e"
+            ),
+            // A retirement, once checked, in one statement: the inquiries ($1, rooms $2, locked by
+            // the caller) leave with their unique keys ($4), deadlines and counts ($5-$7), every
+            // event about them and the named events ($8) leave the hot log, into the archive when
+            // $3, else counted as deleted. Upserting an archived id makes a re-used id's last
+            // retirement win, as `archive_order` does for rooms.
+            retire: format!(
+                "WITH gone_i AS (
+                     DELETE FROM {s}.inquiries WHERE id = ANY($1::text[]) RETURNING id, version, body
+                 ), archived_i AS (
+                     INSERT INTO {s}.archived_inquiries AS a (id, rid, version, body)
+                     SELECT g.id, r.rid, g.version, g.body
+                     FROM gone_i g JOIN unnest($1::text[], $2::text[]) AS r(id, rid) ON r.id = g.id
+                     WHERE $3::bool
+                     ON CONFLICT (id) DO UPDATE SET rid = EXCLUDED.rid, version = EXCLUDED.version,
+                       body = EXCLUDED.body, archived = nextval('{s}.archive_order')
+                 ), keys AS (
+                     DELETE FROM {s}.unique_keys
+                     WHERE key = ANY($4::text[]) AND owner_kind = 'inquiry' AND owner_id = ANY($1::text[])
+                 ), due AS (
+                     DELETE FROM {s}.deadlines WHERE kind = 'inquiry' AND id = ANY($1::text[])
+                 ), counted AS (
+                     INSERT INTO {s}.inquiry_counts AS ic (status, bucket, n)
+                     SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[])
+                     ON CONFLICT (status, bucket) DO UPDATE SET n = ic.n + EXCLUDED.n
+                 ), gone_e AS (
+                     DELETE FROM {s}.events WHERE inquiry = ANY($1::text[]) OR seq = ANY($8::bigint[])
+                     RETURNING seq, inquiry, body
+                 ), archived_e AS (
+                     INSERT INTO {s}.archived_events (seq, inquiry, body)
+                     SELECT seq, inquiry, body FROM gone_e WHERE $3::bool
+                 ), deleted_e AS (
+                     UPDATE {s}.deleted_events SET n = n + (SELECT count(*) FROM gone_e)
+                     WHERE singleton AND NOT $3::bool AND EXISTS (SELECT FROM gone_e)
+                 )
+                 SELECT (SELECT count(*) FROM gone_i), (SELECT count(*) FROM gone_e)"
+            ),
+            archived_by_id: format!("SELECT id, version, body FROM {s}.archived_inquiries WHERE id = $1"),
+            archived_by_room: format!(
+                "SELECT id, version, body FROM {s}.archived_inquiries WHERE rid = $1 ORDER BY archived DESC LIMIT 1"
+            ),
+            // Ids are never empty, so '' is before every one of them.
+            archived_after: format!(
+                "SELECT id, version, body FROM {s}.archived_inquiries WHERE id > $1 ORDER BY id LIMIT $2"
+            ),
+            archived_events_after: format!(
+                "SELECT seq, body FROM {s}.archived_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ),
+            archived_events_of_inquiry: format!(
+                "SELECT seq, body FROM {s}.archived_events WHERE inquiry = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ),
         }
     }

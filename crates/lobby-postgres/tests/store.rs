@@ -1,5 +1,5 @@
 //! PostgreSQL-specific behaviour beyond the conformance suite: several stores on one schema,
-//! the feed across stores and reconnects, migrations, byte-wise ordering, bad data.
+//! the feed across stores, reconnects and retention, migrations, byte-wise ordering, bad data.
 //!
 //! Needs `LOBBY_TEST_POSTGRES_URL` (`source .ci/postgres.sh`); skips without it, except under
 //! `CI`.
@@ -13,9 +13,9 @@ use std::time::Duration;
 use common::server_url;
 use lobby_conformance::fixtures::{random_inquiry, rng};
 use lobby_core::{
-    Actor, Commit, DepartmentFilter, Direction, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, NewEvent, Record, RecordKey, ReservationFilter, SortField, StatusSet, Store, StoreError,
-    StoreExt, Subscription, Timestamp, Write,
+    Actor, ArchiveKey, Commit, DepartmentFilter, Direction, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter,
+    InquiryId, InquiryQuery, InquirySort, NewEvent, Record, RecordKey, ReservationFilter, RetentionAction, Retirement,
+    SortField, StatusSet, Store, StoreError, StoreExt, Subscription, Timestamp, Write,
 };
 use lobby_postgres::{PostgresConfig, PostgresError, PostgresStore};
 
@@ -350,4 +350,169 @@ fn counters_follow_every_kind_of_write() {
     }
     store.commit(Commit { writes, events: vec![] }).unwrap();
     assert_tables_healthy(&store);
+}
+
+/// A closed inquiry that names no agent or department, so integrity checks see only retention.
+fn closed_inquiry(n: usize) -> Inquiry {
+    let mut inquiry = random_inquiry(n, &mut rng(n as u64));
+    inquiry.status = lobby_core::InquiryStatus::Closed;
+    (inquiry.served_by, inquiry.taken_at, inquiry.offer, inquiry.department) = (None, None, None, None);
+    inquiry
+}
+
+fn archive(inquiries: Vec<(InquiryId, lobby_core::Version)>, events: Vec<EventSeq>) -> Retirement {
+    Retirement { action: RetentionAction::Archive, inquiries, events }
+}
+
+/// Whether `store`'s feed listener has a session right now (a killed one may linger a moment).
+fn listener_connected(admin: &mut postgres::Client, store: &PostgresStore) -> bool {
+    let sessions: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lobby-feed' AND query LIKE '%' || $1 || '%'",
+            &[&store.schema()],
+        )
+        .unwrap()
+        .get(0);
+    sessions > 0
+}
+
+/// Two servers: one retires conversations and fresh events while the other commits with a
+/// subscription open. The subscriber gets every event committed after it subscribed, once, in
+/// order, also those retired into the archive before its listener read them (which the suite
+/// cannot provoke: it needs a listener that lags), and none of the older, retired ones.
+#[test]
+fn retiring_on_one_server_keeps_another_servers_feed_whole() {
+    let Some(url) = server_url() else { return };
+    let a = PostgresStore::temporary(&url).unwrap();
+    let b = attach(&url, &a);
+    let mut seeded = Vec::new();
+    for n in 0..20 {
+        let inquiry = closed_inquiry(n);
+        let about = |label: &str| NewEvent { inquiry: Some(inquiry.id.clone()), ..event(label) };
+        let writes = vec![Write::create(Record::Inquiry(inquiry.clone()))];
+        let receipt = a.commit(Commit { writes, events: vec![about("created"), about("closed")] }).unwrap();
+        seeded.push((inquiry.id, receipt.versions[0]));
+    }
+    let feed = b.subscribe().unwrap();
+
+    // A retires the seeded conversations one by one, and B's events as soon as it sees them,
+    // while B commits.
+    let committing = std::sync::atomic::AtomicBool::new(true);
+    let committed: Vec<u64> = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut after = EventSeq(40);
+            let mut seeded = seeded.iter();
+            while committing.load(std::sync::atomic::Ordering::Relaxed) {
+                let inquiries = seeded.next().map(|one| vec![one.clone()]).unwrap_or_default();
+                let fresh: Vec<EventSeq> =
+                    a.events(&EventQuery::all().after(after).limit(7)).unwrap().iter().map(|e| e.seq).collect();
+                after = fresh.last().copied().unwrap_or(after);
+                a.retire(&archive(inquiries, fresh)).unwrap();
+            }
+        });
+        let seqs = (0..100)
+            .map(|n| {
+                b.commit(Commit { writes: vec![], events: vec![event(&format!("b{n}"))] }).unwrap().events[0].seq.0
+            })
+            .collect();
+        committing.store(false, std::sync::atomic::Ordering::Relaxed);
+        seqs
+    });
+    assert_eq!(committed, (41..=140).collect::<Vec<_>>());
+    assert!(!a.archived_events(&EventQuery::all().after(EventSeq(40))).unwrap().is_empty(), "fresh events retired");
+    let seen: Vec<u64> = collect(&feed, 100).iter().map(|e| e.seq.0).collect();
+    assert_eq!(seen, committed, "B's feed: every event since it subscribed, once, in order");
+
+    // Make B's listener lag for sure: kill its connection, then commit and retire before it is
+    // back. It reconnects to a log where those events are archived, and must still deliver them.
+    let mut admin = psql(&url);
+    let mut proven = false;
+    for attempt in 0..5u64 {
+        admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'lobby-feed' AND query LIKE '%' || $1 || '%'",
+                &[&b.schema()],
+            )
+            .unwrap();
+        let events = (0..6).map(|n| event(&format!("lag{attempt}-{n}"))).collect();
+        let receipt = a.commit(Commit { writes: vec![], events }).unwrap();
+        let numbers: Vec<EventSeq> = receipt.events.iter().map(|e| e.seq).collect();
+        assert_eq!(a.retire(&archive(vec![], numbers[..4].to_vec())).unwrap().events, 4);
+        proven |= !listener_connected(&mut admin, &b);
+        let seen = collect(&feed, 6);
+        assert_eq!(seen, receipt.events, "attempt {attempt}: archived before the listener was back");
+        if proven {
+            break;
+        }
+    }
+    assert!(proven, "the listener was always back before the retirement: nothing was tested");
+    assert!(feed.next_timeout(Duration::from_millis(300)).is_none(), "nothing twice");
+    let report = a.check_integrity().unwrap();
+    assert!(report.problems.is_empty(), "{report}");
+}
+
+/// A schema from before the archive (migration 4) gains it when a newer server opens it, keeps its
+/// data, and retires from then on.
+#[test]
+fn a_schema_without_the_archive_gains_it_when_opened() {
+    let Some(url) = server_url() else { return };
+    let old = PostgresStore::temporary(&url).unwrap();
+    let inquiry = closed_inquiry(1);
+    let receipt = old
+        .commit(Commit { writes: vec![Write::create(Record::Inquiry(inquiry.clone()))], events: vec![event("x")] })
+        .unwrap();
+    psql(&url)
+        .batch_execute(&format!(
+            "SET search_path TO \"{}\";
+             DROP TABLE archived_inquiries, archived_events, deleted_events;
+             DROP SEQUENCE archive_order;
+             DELETE FROM schema_migrations WHERE version = 5;",
+            old.schema()
+        ))
+        .unwrap();
+
+    let new = attach(&url, &old);
+    let rows: i64 = psql(&url)
+        .query_one(&format!("SELECT count(*) FROM \"{}\".schema_migrations", new.schema()), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, i64::from(lobby_postgres::SCHEMA_VERSION));
+    assert_eq!(new.inquiry(&inquiry.id).unwrap().map(|found| found.value), Some(inquiry.clone()));
+    let retired = new.retire(&archive(vec![(inquiry.id.clone(), receipt.versions[0])], vec![EventSeq(1)])).unwrap();
+    assert_eq!((retired.inquiries, retired.events), (1, 1));
+    let archived = new.archived_inquiry(&ArchiveKey::Room(inquiry.rid.clone())).unwrap();
+    assert_eq!(archived.map(|found| found.value), Some(inquiry));
+    let report = new.check_integrity().unwrap();
+    assert!(report.problems.is_empty(), "{report}");
+}
+
+/// The export snapshot reads the archive too, page by page.
+#[test]
+fn snapshots_read_the_archive() {
+    let Some(url) = server_url() else { return };
+    let store = PostgresStore::temporary(&url).unwrap();
+    let mut retiring = Vec::new();
+    for n in 0..3 {
+        let inquiry = closed_inquiry(n);
+        let about = NewEvent { inquiry: Some(inquiry.id.clone()), ..event("about") };
+        let writes = vec![Write::create(Record::Inquiry(inquiry.clone()))];
+        let receipt = store.commit(Commit { writes, events: vec![about] }).unwrap();
+        retiring.push((inquiry.id, receipt.versions[0]));
+    }
+    store.commit(Commit { writes: vec![], events: vec![event("loose")] }).unwrap();
+    store.retire(&archive(retiring.clone(), vec![])).unwrap();
+    let (first, rest, events, hot) = store
+        .snapshot(|s| {
+            let first = s.archived_inquiries(None, 2)?;
+            let rest = s.archived_inquiries(Some(&first[1].value.id), 10)?;
+            Ok((first, rest, s.archived_events(EventSeq(1), 10)?, s.events(EventSeq::ZERO, 10)?))
+        })
+        .unwrap();
+    let mut ids: Vec<InquiryId> = retiring.into_iter().map(|(id, _)| id).collect();
+    ids.sort();
+    let listed: Vec<InquiryId> = first.iter().chain(&rest).map(|found| found.value.id.clone()).collect();
+    assert_eq!(listed, ids);
+    assert_eq!(events.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(hot.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [4]);
 }

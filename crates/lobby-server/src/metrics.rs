@@ -26,9 +26,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lobby_core::{
-    AgentAvailability, Commit, CommitReceipt, DueRecord, Event, EventQuery, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription,
-    Timestamp, UniqueKey, Versioned,
+    AgentAvailability, ArchiveKey, Commit, CommitReceipt, DueRecord, Event, EventQuery, Inquiry, InquiryFilter,
+    InquiryId, InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Retirement,
+    RetirementReceipt, Store, StoreError, Subscription, Timestamp, UniqueKey, Versioned,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
@@ -177,6 +177,22 @@ impl Store for MeteredStore {
     }
     fn subscribe(&self) -> Result<Subscription, StoreError> {
         self.inner.subscribe()
+    }
+    fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+        self.inner.retire(retirement)
+    }
+    fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError> {
+        self.inner.archived_inquiry(key)
+    }
+    fn archived_inquiries(
+        &self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+        self.inner.archived_inquiries(after, limit)
+    }
+    fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        self.inner.archived_events(query)
     }
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()

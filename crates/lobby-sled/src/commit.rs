@@ -9,7 +9,10 @@ use lobby_core::{
 };
 use sled::transaction::{TransactionError, Transactional};
 
-use crate::{codec, Durability, SledError, SledStore, META_NEXT_SEQ, META_NEXT_VERSION};
+use parking_lot::MutexGuard;
+
+use crate::group_flush::UnderWay;
+use crate::{codec, CommitState, Durability, SledError, SledStore, META_NEXT_SEQ, META_NEXT_VERSION};
 
 impl SledStore {
     pub(crate) fn commit_inner(&self, commit: Commit) -> Result<CommitReceipt, StoreError> {
@@ -108,18 +111,7 @@ impl SledStore {
                         Ok(())
                     });
             if let Err(error) = applied {
-                // sled's transactions are all-or-nothing, but after a storage error we cannot be
-                // sure what the log holds; refuse to build on it.
-                let (reason, full) = match error {
-                    TransactionError::Storage(error) => {
-                        let full = crate::error::is_disk_full(&error);
-                        (SledError::from(error).to_string(), full)
-                    }
-                    TransactionError::Abort(()) => ("transaction aborted".to_owned(), false),
-                };
-                state.failed = Some(reason.clone());
-                let reason = format!("commit failed: {reason}");
-                return Err(if full { StoreError::Unavailable(reason) } else { StoreError::Backend(reason) });
+                return Err(self.transaction_failed(&mut state, error));
             }
             for write in &commit.writes {
                 match (&write.key, &write.value) {
@@ -131,15 +123,49 @@ impl SledStore {
         }
         state.next_seq = next_seq;
         state.next_stamp = stamp.next();
+        self.acknowledge(state, under_way, events.clone())?;
+        Ok(CommitReceipt { versions, events })
+    }
 
-        // Made visible before the flush so readers never wait on an fsync; a reader may thus see
-        // a commit a few milliseconds before it is acknowledged (and lose it if the process dies
-        // in between — it was never acknowledged, so no one was promised it). The flush happens
-        // outside the commit lock, shared with whoever commits meanwhile (`group_flush`).
+    /// After a failed sled transaction: sled's transactions are all-or-nothing, but after a
+    /// storage error we cannot be sure what the log holds, so no more commits until reopened.
+    pub(crate) fn transaction_failed(&self, state: &mut CommitState, error: TransactionError<()>) -> StoreError {
+        let (reason, full) = match error {
+            TransactionError::Storage(error) => {
+                let full = crate::error::is_disk_full(&error);
+                (SledError::from(error).to_string(), full)
+            }
+            TransactionError::Abort(()) => ("transaction aborted".to_owned(), false),
+        };
+        state.failed = Some(reason.clone());
+        let reason = format!("commit failed: {reason}");
+        if full {
+            StoreError::Unavailable(reason)
+        } else {
+            StoreError::Backend(reason)
+        }
+    }
+
+    /// Returns once what was just applied is as durable as the store promises, publishing
+    /// `events` to feeds in order.
+    ///
+    /// Made visible before the flush so readers never wait on an fsync; a reader may thus see
+    /// a commit a few milliseconds before it is acknowledged (and lose it if the process dies
+    /// in between — it was never acknowledged, so no one was promised it). The flush happens
+    /// outside the commit lock, shared with whoever commits meanwhile (`group_flush`).
+    pub(crate) fn acknowledge(
+        &self,
+        state: MutexGuard<'_, CommitState>,
+        under_way: Option<UnderWay<'_>>,
+        events: Vec<Event>,
+    ) -> Result<(), StoreError> {
         match self.durability {
-            Durability::Periodic => self.group_flush.publish_now(&events, &self.feed),
+            Durability::Periodic => {
+                self.group_flush.publish_now(&events, &self.feed);
+                Ok(())
+            }
             Durability::FlushEveryCommit => {
-                let ticket = self.group_flush.applied(events.clone());
+                let ticket = self.group_flush.applied(events);
                 drop(state);
                 drop(under_way);
                 let flush = || self.db.flush().map(drop);
@@ -149,9 +175,8 @@ impl SledStore {
                     } else {
                         StoreError::Backend(failed.reason)
                     }
-                })?;
+                })
             }
         }
-        Ok(CommitReceipt { versions, events })
     }
 }

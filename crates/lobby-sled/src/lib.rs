@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod archive;
 mod codec;
 mod commit;
 mod error;
@@ -40,9 +41,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lobby_core::{
-    Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery,
-    InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Store, StoreError, Subscription, Timestamp,
-    UniqueKey, Version, Versioned,
+    ArchiveKey, Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId,
+    InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey, RecordKind, Retirement, RetirementReceipt,
+    Store, StoreError, Subscription, Timestamp, UniqueKey, Version, Versioned,
 };
 use lobby_index::InquiryIndex;
 use parking_lot::{Mutex, RwLock};
@@ -110,10 +111,17 @@ struct Trees {
     /// Due time + kind + id → nothing: every record with a deadline, by its earliest one.
     deadlines: sled::Tree,
     meta: sled::Tree,
+    /// What retention archived, laid out as `records`, `events` and `events_by_inquiry` are;
+    /// never read at open, so history does not slow opening down.
+    archived_records: sled::Tree,
+    /// Room id → the archived inquiry's `kind/id` (the one archived last, if a room is reused).
+    archived_rooms: sled::Tree,
+    archived_events: sled::Tree,
+    archived_events_by_inquiry: sled::Tree,
 }
 
 /// What only a committer touches, behind the commit lock.
-struct CommitState {
+pub(crate) struct CommitState {
     next_seq: u64,
     next_stamp: Version,
     /// Set when a commit got into sled but its outcome could not be confirmed; from then on
@@ -206,6 +214,10 @@ impl SledStore {
             events_by_inquiry: db.open_tree("events_by_inquiry")?,
             deadlines: db.open_tree("deadlines")?,
             meta: db.open_tree("meta")?,
+            archived_records: db.open_tree("archived_records")?,
+            archived_rooms: db.open_tree("archived_rooms")?,
+            archived_events: db.open_tree("archived_events")?,
+            archived_events_by_inquiry: db.open_tree("archived_events_by_inquiry")?,
         };
         match trees.meta.get(META_FORMAT)? {
             Some(found) => {
@@ -277,9 +289,57 @@ impl SledStore {
         self.trees.unique.get(&path)?.map(|bytes| codec::decode_owner(&path, &bytes)).transpose()
     }
 
-    fn read_event(&self, seq: u64) -> Result<Option<Event>, SledError> {
-        let key = codec::event_key(seq);
-        self.trees.events.get(key)?.map(|bytes| codec::decode_event(&key, &bytes)).transpose()
+    /// What `query` asks of one log (`events` and its per-inquiry index, hot or archived).
+    fn read_events(
+        &self,
+        events: &sled::Tree,
+        by_inquiry: &sled::Tree,
+        query: &EventQuery,
+    ) -> Result<Vec<Event>, SledError> {
+        // Held so that no commit or retirement lands between reading the index and the events.
+        let _index = self.index.read();
+        let mut found = Vec::new();
+        if query.limit == 0 {
+            return Ok(found);
+        }
+        let Some(first) = query.after.0.checked_add(1) else { return Ok(found) };
+        match &query.inquiry {
+            Some(id) => {
+                let prefix = codec::inquiry_events_prefix(id);
+                let start = codec::inquiry_event_key(id, first);
+                for entry in by_inquiry.range(start..) {
+                    let (key, _) = entry?;
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    let (_, seq) = codec::decode_inquiry_event_key(&key)?;
+                    let key = codec::event_key(seq);
+                    let stored = events.get(key)?.map(|bytes| codec::decode_event(&key, &bytes)).transpose()?;
+                    let event = stored.ok_or_else(|| {
+                        SledError::Inconsistent(format!("events_by_inquiry names event {seq}, which is not stored"))
+                    })?;
+                    if query.matches(&event) {
+                        found.push(event);
+                        if found.len() == query.limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            None => {
+                for entry in events.range(codec::event_key(first)..) {
+                    let (key, value) = entry?;
+                    let event = codec::decode_event(&key, &value)?;
+                    if query.matches(&event) {
+                        found.push(event);
+                        if found.len() == query.limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -333,18 +393,21 @@ fn next_version(trees: &Trees) -> Result<Version, SledError> {
     Ok(next)
 }
 
-/// The larger of what `meta` says and one past the last stored event: they are written in the
-/// same transaction, but the log is the ground truth for "never reuse a number".
+/// The larger of what `meta` says and one past the last stored event, hot or archived: they are
+/// written in the same transaction, but the logs are the ground truth for "never reuse a
+/// number".
 fn next_event_seq(trees: &Trees) -> Result<u64, SledError> {
     let from_meta = match trees.meta.get(META_NEXT_SEQ)? {
         Some(bytes) => codec::decode_seq("meta/next-event-seq", &bytes)?,
         None => 1,
     };
-    let from_log = match trees.events.last()? {
-        Some((key, _)) => codec::decode_seq("events", &key)?.saturating_add(1),
-        None => 1,
-    };
-    Ok(from_meta.max(from_log).max(1))
+    let mut from_logs = 1;
+    for log in [&trees.events, &trees.archived_events] {
+        if let Some((key, _)) = log.last()? {
+            from_logs = from_logs.max(codec::decode_seq("events", &key)?.saturating_add(1));
+        }
+    }
+    Ok(from_meta.max(from_logs))
 }
 
 impl Store for SledStore {
@@ -420,47 +483,27 @@ impl Store for SledStore {
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        let _index = self.index.read();
-        let mut found = Vec::new();
-        if query.limit == 0 {
-            return Ok(found);
-        }
-        let Some(first) = query.after.0.checked_add(1) else { return Ok(found) };
-        match &query.inquiry {
-            Some(id) => {
-                let prefix = codec::inquiry_events_prefix(id);
-                let start = codec::inquiry_event_key(id, first);
-                for entry in self.trees.events_by_inquiry.range(start..) {
-                    let (key, _) = entry.map_err(SledError::from)?;
-                    if !key.starts_with(&prefix) {
-                        break;
-                    }
-                    let (_, seq) = codec::decode_inquiry_event_key(&key)?;
-                    let event = self.read_event(seq)?.ok_or_else(|| {
-                        SledError::Inconsistent(format!("events_by_inquiry names event {seq}, which is not stored"))
-                    })?;
-                    if query.matches(&event) {
-                        found.push(event);
-                        if found.len() == query.limit {
-                            break;
-                        }
-                    }
-                }
-            }
-            None => {
-                for entry in self.trees.events.range(codec::event_key(first)..) {
-                    let (key, value) = entry.map_err(SledError::from)?;
-                    let event = codec::decode_event(&key, &value)?;
-                    if query.matches(&event) {
-                        found.push(event);
-                        if found.len() == query.limit {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(found)
+        Ok(self.read_events(&self.trees.events, &self.trees.events_by_inquiry, query)?)
+    }
+
+    fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+        self.retire_inner(retirement)
+    }
+
+    fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError> {
+        Ok(self.archived_inquiry_inner(key)?)
+    }
+
+    fn archived_inquiries(
+        &self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+        Ok(self.archived_inquiries_inner(after, limit)?)
+    }
+
+    fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        Ok(self.archived_events_inner(query)?)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

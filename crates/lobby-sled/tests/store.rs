@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use common::{agent, assert_healthy, inquiry, problems, raw_sled, user, REOPEN_CEILING};
 use lobby_core::{
-    Actor, Commit, DepartmentFilter, Direction, Engine, EventKind, EventQuery, EventSeq, Inquiry, InquiryFilter,
-    InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent, NewUser, Record, RecordKey, RecordKind,
-    ReservationFilter, SortField, StatusSet, Store, StoreError, StoreExt, Timestamp, UniqueKey, UserId, Version, Write,
+    Actor, ArchiveKey, Commit, DepartmentFilter, Direction, Engine, EventKind, EventQuery, EventSeq, Inquiry,
+    InquiryFilter, InquiryId, InquiryQuery, InquirySort, InquiryStatus, NewEvent, NewUser, Record, RecordKey,
+    RecordKind, ReservationFilter, Retirement, RetirementReceipt, SortField, StatusSet, Store, StoreError, StoreExt,
+    Timestamp, UniqueKey, UserId, Version, Write,
 };
 use lobby_sled::{Durability, SledConfig, SledError, SledStore};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -193,6 +194,37 @@ fn reopening_keeps_records_versions_keys_events_and_numbering() {
     assert_eq!(receipt.events[0].seq, EventSeq(4));
     let report = assert_healthy(&store);
     assert_eq!((report.count("inquiries"), report.count("events")), (1, 4));
+}
+
+#[test]
+fn the_archive_survives_a_reopen_outside_the_index_and_numbers_stay_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, kept) = (inquiry(1, InquiryStatus::Closed, None), inquiry(2, InquiryStatus::Open, None));
+    {
+        let store = durable(dir.path());
+        let mut versions = Vec::new();
+        for one in [&old, &kept] {
+            let commit =
+                Commit { writes: vec![Write::create(Record::Inquiry(one.clone()))], events: vec![event(Some(one))] };
+            versions.push(store.commit(commit).unwrap().versions[0]);
+        }
+        let loose = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap().events[0].seq;
+        let retirement =
+            Retirement { inquiries: vec![(old.id.clone(), versions[0])], events: vec![loose], ..Retirement::default() };
+        assert_eq!(store.retire(&retirement).unwrap(), RetirementReceipt { inquiries: 1, events: 2 });
+    }
+    let store = durable(dir.path());
+    let every = InquiryQuery { filter: InquiryFilter::all(), ..all(InquirySort::default()) };
+    let listed: Vec<InquiryId> = store.list_inquiries(&every).unwrap().items.into_iter().map(|i| i.id).collect();
+    assert_eq!(listed, vec![kept.id.clone()], "the reopened index holds the hot set only");
+    let archived = store.archived_inquiry(&ArchiveKey::Room(old.rid.clone())).unwrap().expect("archived, by room");
+    assert_eq!(archived.value, old);
+    let history: Vec<u64> = store.archived_events(&EventQuery::all()).unwrap().iter().map(|e| e.seq.0).collect();
+    assert_eq!(history, vec![1, 3]);
+    let receipt = store.commit(Commit { writes: vec![], events: vec![event(None)] }).unwrap();
+    assert_eq!(receipt.events[0].seq, EventSeq(4), "numbers retired before the reopen are not given again");
+    let report = assert_healthy(&store);
+    assert_eq!((report.count("archived inquiries"), report.count("archived events")), (1, 2));
 }
 
 fn department(id: &str) -> lobby_core::Department {

@@ -11,6 +11,7 @@ pub mod listing;
 pub mod offers;
 pub mod races;
 pub mod records;
+pub mod retention;
 
 use lobby_core::{Actor, Commit, EventKind, Inquiry, NewEvent, Record, Store, StoreError, Timestamp, Version, Write};
 

@@ -13,7 +13,7 @@ use crate::model::{VisitorSummary, NO_SLA_MINUTES};
 use crate::permissions::Permission;
 use crate::query::StatusSet;
 use crate::query::{DepartmentFilter, InquiryFilter, InquiryQuery, InquirySort, Page, Paging, ReservationFilter};
-use crate::store::{Commit, Record, Store, StoreExt, Subscription, Write};
+use crate::store::{ArchiveKey, Commit, Record, Store, StoreExt, Subscription, Write};
 use crate::CoreError;
 
 use super::Engine;
@@ -233,16 +233,20 @@ impl<S: Store> Engine<S> {
         Ok(self.store.department_by_name(id_or_name)?.ok_or(CoreError::DepartmentNotFound)?.value)
     }
 
-    /// The inquiry of a room (`inquiries.getOne`); `None` when there is none. Needs `view-l-room`.
+    /// The inquiry of a room (`inquiries.getOne`), archived ones included; `None` when there is
+    /// none. Needs `view-l-room`.
     pub fn inquiry_by_room(&self, actor: &Actor, rid: &RoomId) -> Result<Option<Inquiry>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
-        Ok(self.store.inquiry_by_room(rid)?.map(|found| found.value))
+        if let Some(found) = self.store.inquiry_by_room(rid)? {
+            return Ok(Some(found.value));
+        }
+        Ok(self.store.archived_inquiry(&ArchiveKey::Room(rid.clone()))?.map(|found| found.value))
     }
 
-    /// An inquiry by id. Needs `view-l-room`.
+    /// An inquiry by id, archived ones included. Needs `view-l-room`.
     pub fn inquiry(&self, actor: &Actor, id: &InquiryId) -> Result<Option<Inquiry>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
-        Ok(self.store.inquiry(id)?.map(|found| found.value))
+        self.inquiry_anywhere(id)
     }
 
     /// Replaces an inquiry's routing attributes (what its rules read as `task.`). Needs
@@ -417,7 +421,12 @@ impl<S: Store> Engine<S> {
     pub fn history(&self, actor: &Actor, id: &InquiryId) -> Result<Vec<Event>, CoreError> {
         self.authorize(actor, Permission::ViewLRoom)?;
         let query = EventQuery { inquiry: Some(id.clone()), ..EventQuery::all() };
-        Ok(self.store.events(&query)?)
+        let hot = self.store.events(&query)?;
+        // An inquiry's events retire with it, so its history is in one place or the other.
+        if !hot.is_empty() || self.store.inquiry(id)?.is_some() {
+            return Ok(hot);
+        }
+        Ok(self.store.archived_events(&query)?)
     }
 
     /// A live feed of everything committed from now on.

@@ -15,6 +15,7 @@ mod hours;
 mod inquiries;
 mod messages;
 mod offers;
+mod retention;
 mod timers;
 
 use crate::limits::MAX_RECORDED_CANDIDATES;
@@ -26,6 +27,7 @@ pub use directory::{AgentUpdate, DepartmentSettings, NewUser, VisitorDetails};
 pub use dispatch::{DispatchReport, QueuePosition, QueueRequest};
 pub use inquiries::{ListRequest, NewInquiry, OpenedRoom, TransferTarget};
 pub use messages::Message;
+pub use retention::{RetentionPass, RetentionPolicy, RetentionReport};
 pub use timers::FireReport;
 
 use crate::event::{Actor, EventKind, NewEvent, RoutingDecision};

@@ -64,8 +64,9 @@ const EVENT_PAGE: usize = 10_000;
 /// each record's unique keys find it; each taken inquiry has a serving agent and each offered one
 /// an agent it is offered to; each agent's chats, offers and load (slots in use: served and not on
 /// hold, or offered) equal what the inquiries say; departments and open rooms named by records exist;
-/// [`Store::due`] lists exactly the records' earliest deadlines; the event log is numbered 1, 2,
-/// 3, … without gaps.
+/// [`Store::due`] lists exactly the records' earliest deadlines; the hot and archived event logs
+/// come in sequence order and share no number; archived inquiries are closed and not also in
+/// the hot set.
 pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityReport, StoreError> {
     let mut report = IntegrityReport::default();
     let mut serving: HashMap<UserId, Held> = HashMap::new();
@@ -167,26 +168,86 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
         }
     }
     check_event_log(store, &mut report)?;
+    check_archive(store, &mut report)?;
     Ok(report)
 }
 
 fn check_event_log<S: Store + ?Sized>(store: &S, report: &mut IntegrityReport) -> Result<(), StoreError> {
-    let mut after = EventSeq::ZERO;
-    let mut expected: Option<u64> = None;
-    loop {
-        let page = store.events(&EventQuery::all().after(after).limit(EVENT_PAGE))?;
-        let Some(last) = page.last() else { return Ok(()) };
-        after = last.seq;
-        report.add_count("events", page.len() as u64);
-        for event in &page {
-            // The log may start above 1 once old events are pruned; from there on it is gapless.
-            if let Some(want) = expected {
-                if event.seq.0 != want {
-                    report.problem(format!("the event log jumps from {} to {}", want - 1, event.seq.0));
-                }
+    // The hot set is what retention keeps small, so it is the one held in memory.
+    let mut hot = BTreeSet::new();
+    walk_log(
+        report,
+        "events",
+        |query| store.events(query),
+        |seq| {
+            hot.insert(seq);
+        },
+    )?;
+    let mut both = Vec::new();
+    walk_log(
+        report,
+        "archived events",
+        |query| store.archived_events(query),
+        |seq| {
+            if hot.contains(&seq) {
+                both.push(seq);
             }
-            expected = Some(event.seq.0 + 1);
+        },
+    )?;
+    for seq in both {
+        report.problem(format!("event {seq} is both in the hot log and in the archive"));
+    }
+    Ok(())
+}
+
+/// Reads one log page by page, checking that it comes in sequence order. Gaps are allowed:
+/// retention takes old events out of the middle of the hot log, and with
+/// `--retention-action delete` out of both (conformance checks that commits number their events
+/// without gaps).
+fn walk_log(
+    report: &mut IntegrityReport,
+    name: &str,
+    read: impl Fn(&EventQuery) -> Result<Vec<crate::event::Event>, StoreError>,
+    mut each: impl FnMut(u64),
+) -> Result<(), StoreError> {
+    let mut after = EventSeq::ZERO;
+    loop {
+        let page = read(&EventQuery::all().after(after).limit(EVENT_PAGE))?;
+        if page.is_empty() {
+            return Ok(());
         }
+        report.add_count(name, page.len() as u64);
+        for event in &page {
+            if event.seq <= after {
+                report.problem(format!("the {name} log goes back from {} to {}", after.0, event.seq.0));
+            }
+            after = after.max(event.seq);
+            each(event.seq.0);
+        }
+    }
+}
+
+/// Archived inquiries are closed, no longer in the hot set, and found by id.
+fn check_archive<S: Store + ?Sized>(store: &S, report: &mut IntegrityReport) -> Result<(), StoreError> {
+    let mut after: Option<InquiryId> = None;
+    loop {
+        let page = store.archived_inquiries(after.as_ref(), EVENT_PAGE)?;
+        let Some(last) = page.last() else { return Ok(()) };
+        report.add_count("archived inquiries", page.len() as u64);
+        for archived in &page {
+            let inquiry = &archived.value;
+            if inquiry.status != InquiryStatus::Closed {
+                report.problem(format!("archived inquiry {} is {}", inquiry.id, inquiry.status.as_str()));
+            }
+            if store.get(&super::RecordKey::Inquiry(inquiry.id.clone()))?.is_some() {
+                report.problem(format!("inquiry {} is both in the hot set and in the archive", inquiry.id));
+            }
+            match store.archived_inquiry(&super::ArchiveKey::Inquiry(inquiry.id.clone()))? {
+                Some(found) if found == *archived => {}
+                _ => report.problem(format!("archived inquiry {} is listed but not found by its id", inquiry.id)),
+            }
+        }
+        after = Some(last.value.id.clone());
     }
 }
 

@@ -9,12 +9,17 @@
 //!
 //! `lobby-conformance` holds the tests every implementation must pass.
 
+mod archive;
 mod commit;
 mod ext;
 mod feed;
 mod integrity;
 mod record;
 
+pub use archive::{
+    check_retired_event, check_retired_inquiry, ArchiveKey, RetentionAction, RetentionAge, RetentionAgeError,
+    Retirement, RetirementReceipt,
+};
 pub use commit::{plan_unique_keys, plan_versions, Commit, CommitReceipt, UniqueKeyChanges, Write};
 pub use ext::StoreExt;
 pub use feed::{FeedHub, Subscription};
@@ -44,6 +49,9 @@ use crate::time::Timestamp;
 ///   sequence order, each once; nothing acknowledged before it returned.
 /// - **Listings** equal [`InquiryQuery::reference_page`] exactly.
 /// - **Deadlines** are indexed by each record's earliest one; [`Store::due`] lists them.
+/// - **Retirement** ([`Store::retire`]) takes inquiries and events out of everything above —
+///   reads, listings, totals, deadlines, the log and feeds — all-or-nothing; archived ones are
+///   read only through the `archived_*` methods. Event numbers are never reused.
 pub trait Store: Send + Sync {
     /// The record under `key`, with its current version.
     fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError>;
@@ -86,6 +94,29 @@ pub trait Store: Send + Sync {
     /// A live feed of the events of every commit not yet acknowledged when this returns, in
     /// sequence order, each once.
     fn subscribe(&self) -> Result<Subscription, StoreError>;
+
+    /// Takes closed inquiries, every event about them, and the events `retirement` names out of
+    /// the hot set, into the archive or away for good, all-or-nothing. Checks each inquiry's
+    /// version as [`Store::commit`] does and fails with [`StoreError::Conflict`] if one moved;
+    /// fails with [`StoreError::InvalidCommit`] if [`Retirement::validate`] does, if an inquiry
+    /// is not closed, or if a named event is about an inquiry still in the hot set. Feeds are
+    /// not told: nothing happened to the conversations, they only moved.
+    fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError>;
+
+    /// An inquiry [`Store::retire`] archived, with the version it had.
+    fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError>;
+
+    /// Archived inquiries in id order, those after `after` (all with `None`), at most `limit`:
+    /// for export.
+    fn archived_inquiries(
+        &self,
+        after: Option<&InquiryId>,
+        limit: usize,
+    ) -> Result<Vec<Versioned<Inquiry>>, StoreError>;
+
+    /// The archived events [`EventQuery`] asks for, in sequence order, as [`Store::events`]
+    /// answers for the hot log.
+    fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
 
     /// Makes every acknowledged commit durable, for stores that may acknowledge before that
     /// (e.g. a periodic-flush mode). Called on graceful shutdown. Stores whose commits are
@@ -170,6 +201,22 @@ macro_rules! forward_store {
             }
             fn subscribe(&self) -> Result<Subscription, StoreError> {
                 (**self).subscribe()
+            }
+            fn retire(&self, retirement: &Retirement) -> Result<RetirementReceipt, StoreError> {
+                (**self).retire(retirement)
+            }
+            fn archived_inquiry(&self, key: &ArchiveKey) -> Result<Option<Versioned<Inquiry>>, StoreError> {
+                (**self).archived_inquiry(key)
+            }
+            fn archived_inquiries(
+                &self,
+                after: Option<&InquiryId>,
+                limit: usize,
+            ) -> Result<Vec<Versioned<Inquiry>>, StoreError> {
+                (**self).archived_inquiries(after, limit)
+            }
+            fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+                (**self).archived_events(query)
             }
             fn flush(&self) -> Result<(), StoreError> {
                 (**self).flush()
