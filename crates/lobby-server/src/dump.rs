@@ -16,21 +16,29 @@
 //! # }
 //! ```
 //!
-//! ## The format, version 1
+//! ## The format, version 2
 //!
 //! UTF-8, one JSON value per line, every line ending in `\n` (compressed with zstd when the
 //! file name ends in `.zst`):
 //!
-//! 1. the header: `{"format":"lobby-dump","version":1,"lobby":"0.1.0"}` (the Lobby that wrote
+//! 1. the header: `{"format":"lobby-dump","version":2,"lobby":"0.1.0"}` (the Lobby that wrote
 //!    it);
 //! 2. every record, `{"record":{"kind":"inquiry","value":{…}}}`, kind by kind (inquiries,
 //!    users, agents, departments, visitors), by id (byte-wise) within a kind. The value is the
 //!    record as the stores keep it (users carry their password and login-token hashes).
 //!    Versions are not kept: they are the store's business, and a restored store starts its
 //!    own;
-//! 3. every event, `{"event":{"seq":1,…}}`, in sequence order, numbered 1, 2, 3, … without gaps;
-//! 4. the end line, `{"end":{"records":R,"events":E,"sha256":"…"}}`: the counts, and the
-//!    SHA-256 of every byte before this line. A dump without it is cut short and is refused.
+//! 3. every archived inquiry (retention's archive), `{"archived":{"kind":"inquiry","value":{…}}}`,
+//!    by id;
+//! 4. every event, hot or archived, in sequence order: `{"event":{"seq":1,…}}` or
+//!    `{"archived-event":{"seq":2,…}}`. Numbers increase; they have gaps only where retention
+//!    deleted events (`--retention-action delete`). An archived event is about no conversation
+//!    in the hot set, and an event about an archived conversation is archived;
+//! 5. the end line, `{"end":{"records":R,"events":E,"sha256":"…"}}`: the counts (archived
+//!    inquiries among the records, archived events among the events), and the SHA-256 of every
+//!    byte before this line. A dump without it is cut short and is refused.
+//!
+//! Version 1 is version 2 without archive lines and without gaps; this build reads both.
 //!
 //! The same store contents always give the same bytes, whichever store they come from (the
 //! header carries no time and no store name): a backup of a restored store is byte-identical to
@@ -44,8 +52,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lobby_core::{
-    Commit, Event, EventQuery, EventSeq, NewEvent, Record, RecordKey, RecordKind, Store, StoreError, UniqueKey,
-    Version, Write as RecordWrite,
+    Commit, Event, EventQuery, EventSeq, Inquiry, InquiryId, InquiryStatus, NewEvent, Record, RecordKey, RecordKind,
+    RetentionAction, Retirement, Store, StoreError, UniqueKey, Version, Write as RecordWrite,
 };
 use lobby_postgres::{PostgresSnapshot, PostgresStore};
 use serde::{Deserialize, Serialize};
@@ -55,8 +63,8 @@ use crate::stores::OpenedStore;
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "lobby-dump";
-/// The format version this build writes, and the only one it reads.
-pub const FORMAT_VERSION: u64 = 1;
+/// The format version this build writes; it reads this one and every one before.
+pub const FORMAT_VERSION: u64 = 2;
 /// The Lobby version written in headers.
 pub const LOBBY_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The longest line read: far above any record the limits let in, far below a memory problem.
@@ -128,6 +136,19 @@ pub enum DumpError {
         /// What it holds, in words.
         holds: String,
     },
+    /// `--force` on a target that has an archive: replacing it is not supported.
+    #[error("the target store has archived conversations; import into an empty store instead")]
+    TargetHasArchive,
+    /// The records and events were written but moving the archived ones to the archive failed:
+    /// nothing is lost, but they are in the hot set.
+    #[error("the dump was written, but archiving its {inquiries} archived conversations failed ({source}); they are in the hot set, where the next retention pass finds them")]
+    ArchiveFailed {
+        /// How many should have been archived.
+        inquiries: usize,
+        /// Why it failed.
+        #[source]
+        source: StoreError,
+    },
     /// Someone wrote to the target store during the import; the import's commit was refused.
     #[error("the target store changed during the import ({0}); nothing was written: stop its servers and try again")]
     TargetChanged(#[source] StoreError),
@@ -192,18 +213,22 @@ impl Progress {
 /// What a dump holds: counts and its checksum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DumpSummary {
-    /// Records of each kind.
+    /// Records of each kind in the hot set.
     pub records: BTreeMap<RecordKind, u64>,
-    /// Events.
+    /// Archived inquiries.
+    pub archived: u64,
+    /// Events, hot and archived.
     pub events: u64,
+    /// Archived events among them.
+    pub archived_events: u64,
     /// The SHA-256 of every line before the end line, in hex (as written in the end line).
     pub sha256: String,
 }
 
 impl DumpSummary {
-    /// Records of every kind together.
+    /// Records of every kind together, archived inquiries included.
     pub fn record_count(&self) -> u64 {
-        self.records.values().sum()
+        self.records.values().sum::<u64>() + self.archived
     }
 }
 
@@ -212,7 +237,12 @@ impl std::fmt::Display for DumpSummary {
         for kind in RecordKind::ALL {
             write!(f, "{} {}, ", self.records.get(&kind).copied().unwrap_or(0), kind.plural())?;
         }
-        write!(f, "{} events (sha256 {})", self.events, self.sha256)
+        if self.archived + self.archived_events > 0 {
+            write!(f, "{} archived inquiries, ", self.archived)?;
+            write!(f, "{} events ({} archived) (sha256 {})", self.events, self.archived_events, self.sha256)
+        } else {
+            write!(f, "{} events (sha256 {})", self.events, self.sha256)
+        }
     }
 }
 
@@ -237,20 +267,24 @@ struct Trailer {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 enum LineOut<'a> {
     Record(&'a Record),
+    Archived(&'a Record),
     Event(&'a Event),
+    ArchivedEvent(&'a Event),
     End(&'a Trailer),
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 // Read one line at a time; the size difference does not matter.
 #[allow(clippy::large_enum_variant)]
 enum LineIn {
     Record(Record),
+    Archived(Record),
     Event(Event),
+    ArchivedEvent(Event),
     End(Trailer),
 }
 
@@ -298,6 +332,8 @@ impl<'a> Source<'a> {
 trait Reader {
     fn records(&mut self, kind: RecordKind) -> Result<Vec<Record>, StoreError>;
     fn events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError>;
+    fn archived_inquiries(&mut self, after: Option<&InquiryId>, limit: usize) -> Result<Vec<Inquiry>, StoreError>;
+    fn archived_events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError>;
 }
 
 struct TraitReader<'a>(&'a dyn Store);
@@ -310,6 +346,14 @@ impl Reader for TraitReader<'_> {
     fn events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
         self.0.events(&EventQuery::all().after(after).limit(limit))
     }
+
+    fn archived_inquiries(&mut self, after: Option<&InquiryId>, limit: usize) -> Result<Vec<Inquiry>, StoreError> {
+        Ok(self.0.archived_inquiries(after, limit)?.into_iter().map(|stored| stored.value).collect())
+    }
+
+    fn archived_events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.0.archived_events(&EventQuery::all().after(after).limit(limit))
+    }
 }
 
 impl Reader for PostgresSnapshot<'_> {
@@ -320,6 +364,14 @@ impl Reader for PostgresSnapshot<'_> {
     fn events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
         PostgresSnapshot::events(self, after, limit)
     }
+
+    fn archived_inquiries(&mut self, after: Option<&InquiryId>, limit: usize) -> Result<Vec<Inquiry>, StoreError> {
+        Ok(PostgresSnapshot::archived_inquiries(self, after, limit)?.into_iter().map(|stored| stored.value).collect())
+    }
+
+    fn archived_events(&mut self, after: EventSeq, limit: usize) -> Result<Vec<Event>, StoreError> {
+        PostgresSnapshot::archived_events(self, after, limit)
+    }
 }
 
 /// Writes lines and keeps the running checksum and counts.
@@ -327,13 +379,23 @@ struct DumpWriter<'w> {
     out: &'w mut dyn Write,
     hasher: Sha256,
     records: BTreeMap<RecordKind, u64>,
+    archived: u64,
     events: u64,
+    archived_events: u64,
     line: Vec<u8>,
 }
 
 impl<'w> DumpWriter<'w> {
     fn new(out: &'w mut dyn Write) -> Result<Self, DumpError> {
-        let mut writer = Self { out, hasher: Sha256::new(), records: BTreeMap::new(), events: 0, line: Vec::new() };
+        let mut writer = Self {
+            out,
+            hasher: Sha256::new(),
+            records: BTreeMap::new(),
+            archived: 0,
+            events: 0,
+            archived_events: 0,
+            line: Vec::new(),
+        };
         let header = Header { format: FORMAT.to_owned(), version: FORMAT_VERSION, lobby: LOBBY_VERSION.to_owned() };
         writer.write(&header)?;
         Ok(writer)
@@ -352,17 +414,33 @@ impl<'w> DumpWriter<'w> {
         self.write(&LineOut::Record(record))
     }
 
-    fn event(&mut self, event: &Event) -> Result<(), DumpError> {
+    fn archived(&mut self, record: &Record) -> Result<(), DumpError> {
+        self.archived += 1;
+        self.write(&LineOut::Archived(record))
+    }
+
+    fn event(&mut self, event: &Event, archived: bool) -> Result<(), DumpError> {
         self.events += 1;
-        self.write(&LineOut::Event(event))
+        if archived {
+            self.archived_events += 1;
+            self.write(&LineOut::ArchivedEvent(event))
+        } else {
+            self.write(&LineOut::Event(event))
+        }
     }
 
     fn finish(mut self) -> Result<DumpSummary, DumpError> {
         let sha256 = hex::encode(self.hasher.clone().finalize());
-        let records = self.records.values().sum();
+        let records = self.records.values().sum::<u64>() + self.archived;
         self.write(&LineOut::End(&Trailer { records, events: self.events, sha256: sha256.clone() }))?;
         self.out.flush().map_err(DumpError::Write)?;
-        Ok(DumpSummary { records: self.records, events: self.events, sha256 })
+        Ok(DumpSummary {
+            records: self.records,
+            archived: self.archived,
+            events: self.events,
+            archived_events: self.archived_events,
+            sha256,
+        })
     }
 }
 
@@ -381,21 +459,68 @@ pub fn export(source: Source<'_>, out: &mut dyn Write, progress: &Progress) -> R
                 bar.inc(1);
             }
         }
+        let mut after: Option<InquiryId> = None;
+        loop {
+            let page = reader.archived_inquiries(after.as_ref(), EVENT_PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            for inquiry in page {
+                writer.archived(&Record::Inquiry(inquiry))?;
+                bar.inc(1);
+            }
+        }
         bar.finish_and_clear();
         let bar = progress.counter("exporting events", "events");
-        let mut after = EventSeq::ZERO;
+        // The hot log and the archive, merged by number, a page of each at a time.
+        let (mut hot, mut cold) = (EventPages::default(), EventPages::default());
         loop {
-            let page = reader.events(after, EVENT_PAGE)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for event in &page {
-                writer.event(event)?;
+            let next_hot = hot.peek(|after| reader.events(after, EVENT_PAGE))?.map(|e| e.seq);
+            let next_cold = cold.peek(|after| reader.archived_events(after, EVENT_PAGE))?.map(|e| e.seq);
+            let archived = match (next_hot, next_cold) {
+                (None, None) => break,
+                (Some(h), Some(c)) => c < h,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            let event = if archived { cold.pop() } else { hot.pop() };
+            if let Some(event) = event {
+                writer.event(&event, archived)?;
+                bar.inc(1);
             }
-            bar.inc(page.len() as u64);
         }
         bar.finish_and_clear();
         writer.finish()
     })
+}
+
+/// One log read a page at a time, for merging two logs by number.
+#[derive(Default)]
+struct EventPages {
+    page: std::collections::VecDeque<Event>,
+    after: EventSeq,
+    done: bool,
+}
+
+impl EventPages {
+    /// The next event, reading a page with `read` when the last one is used up.
+    fn peek(
+        &mut self,
+        read: impl FnOnce(EventSeq) -> Result<Vec<Event>, StoreError>,
+    ) -> Result<Option<&Event>, StoreError> {
+        if self.page.is_empty() && !self.done {
+            let page = read(self.after)?;
+            match page.last() {
+                Some(last) => self.after = last.seq,
+                None => self.done = true,
+            }
+            self.page.extend(page);
+        }
+        Ok(self.page.front())
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        self.page.pop_front()
+    }
 }
 
 /// Whether [`export_file`] may replace an existing file.
@@ -462,17 +587,22 @@ fn write_file(
 pub struct Dump {
     /// Its header.
     pub header: Header,
-    /// Every record, in the dump's order.
+    /// Every record of the hot set, in the dump's order.
     pub records: Vec<Record>,
-    /// Every event, numbered from 1.
+    /// Every archived inquiry, by id.
+    pub archived: Vec<Record>,
+    /// Every event, hot and archived, in number order.
     pub events: Vec<Event>,
+    /// The numbers of the archived events among them.
+    pub archived_events: std::collections::BTreeSet<EventSeq>,
     /// Counts and checksum, as checked against the end line.
     pub summary: DumpSummary,
 }
 
 /// Reads a dump and checks all of it: the header (format and version), every line, keys
-/// unique, events numbered 1, 2, 3, …, the end line's counts and checksum, nothing after it.
-/// Errors name the line.
+/// unique, events in increasing order (1, 2, 3, … without gaps in version 1), archived events
+/// about no hot conversation and events about archived ones archived, the end line's counts
+/// and checksum, nothing after it. Errors name the line.
 pub fn read(input: &mut dyn BufRead, progress: &Progress) -> Result<Dump, DumpError> {
     let mut lines = LineReader { input, buf: Vec::new(), number: 0 };
     let Some((_, first)) = lines.next()? else {
@@ -482,7 +612,10 @@ pub fn read(input: &mut dyn BufRead, progress: &Progress) -> Result<Dump, DumpEr
     hasher.update(first);
     let header = read_header(first)?;
     let mut records: Vec<Record> = Vec::new();
+    let mut archived: Vec<Record> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
+    let mut archived_events = std::collections::BTreeSet::new();
+    let mut archived_keys: std::collections::HashSet<RecordKey> = std::collections::HashSet::new();
     let mut counts: BTreeMap<RecordKind, u64> = BTreeMap::new();
     let mut record_lines: HashMap<RecordKey, u64> = HashMap::new();
     let mut unique_lines: HashMap<UniqueKey, (RecordKey, u64)> = HashMap::new();
@@ -496,10 +629,11 @@ pub fn read(input: &mut dyn BufRead, progress: &Progress) -> Result<Dump, DumpEr
         let problem = |problem: String| DumpError::Line { line, problem };
         let parsed: LineIn = serde_json::from_slice(bytes.strip_suffix(b"\n").unwrap_or(bytes))
             .map_err(|e| problem(format!("not a dump line ({e})")))?;
+        let is_archived = matches!(parsed, LineIn::ArchivedEvent(_));
         match parsed {
             LineIn::Record(record) => {
-                if !events.is_empty() {
-                    return Err(problem("a record after the events: records come first".into()));
+                if !events.is_empty() || !archived.is_empty() {
+                    return Err(problem("a record after the archive or the events: records come first".into()));
                 }
                 let key = record.key();
                 if let Some(first) = record_lines.insert(key.clone(), line) {
@@ -513,24 +647,62 @@ pub fn read(input: &mut dyn BufRead, progress: &Progress) -> Result<Dump, DumpEr
                 *counts.entry(record.kind()).or_default() += 1;
                 records.push(record);
             }
-            LineIn::Event(event) => {
-                let expected = events.last().map_or(1, |e: &Event| e.seq.0 + 1);
-                if event.seq.0 != expected {
+            LineIn::Archived(record) => {
+                if header.version < 2 || !events.is_empty() {
+                    return Err(problem("an archived record where it does not belong".into()));
+                }
+                let key = record.key();
+                if record.as_inquiry().map(|i| i.status) != Some(InquiryStatus::Closed) {
+                    return Err(problem(format!("{key} is archived but is not a closed inquiry")));
+                }
+                if let Some(first) = record_lines.insert(key.clone(), line) {
+                    return Err(problem(format!("{key} appears twice (first on line {first})")));
+                }
+                archived_keys.insert(key);
+                archived.push(record);
+            }
+            LineIn::ArchivedEvent(event) if header.version < 2 => {
+                return Err(problem(format!("event {}: version 1 has no archived events", event.seq.0)));
+            }
+            LineIn::Event(event) | LineIn::ArchivedEvent(event) => {
+                let last = events.last().map_or(0, |e: &Event| e.seq.0);
+                let gapless = header.version < 2;
+                if event.seq.0 <= last || (gapless && event.seq.0 != last + 1) {
                     return Err(problem(format!(
-                        "event {} where event {expected} belongs: events are numbered 1, 2, 3, … without gaps",
-                        event.seq.0
+                        "event {} after event {last}: events are numbered in increasing order{}",
+                        event.seq.0,
+                        if gapless { ", 1, 2, 3, … without gaps" } else { "" }
                     )));
+                }
+                if let Some(about) = &event.event.inquiry {
+                    let key = RecordKey::Inquiry(about.clone());
+                    let in_archive = archived_keys.contains(&key);
+                    if is_archived && record_lines.contains_key(&key) && !in_archive {
+                        return Err(problem(format!(
+                            "archived event {} is about {key}, which is not archived",
+                            event.seq.0
+                        )));
+                    }
+                    if !is_archived && in_archive {
+                        return Err(problem(format!(
+                            "event {} is about archived {key} but is not archived",
+                            event.seq.0
+                        )));
+                    }
+                }
+                if is_archived {
+                    archived_events.insert(event.seq);
                 }
                 events.push(event);
             }
             LineIn::End(trailer) => {
                 let sha256 = hex::encode(hasher.finalize());
-                if trailer.records != records.len() as u64 || trailer.events != events.len() as u64 {
+                let record_count = (records.len() + archived.len()) as u64;
+                if trailer.records != record_count || trailer.events != events.len() as u64 {
                     return Err(problem(format!(
-                        "the end line counts {} records and {} events, the dump holds {} and {}",
+                        "the end line counts {} records and {} events, the dump holds {record_count} and {}",
                         trailer.records,
                         trailer.events,
-                        records.len(),
                         events.len()
                     )));
                 }
@@ -544,8 +716,14 @@ pub fn read(input: &mut dyn BufRead, progress: &Progress) -> Result<Dump, DumpEr
                     return Err(DumpError::Line { line, problem: "more after the end line".into() });
                 }
                 bar.finish_and_clear();
-                let summary = DumpSummary { records: counts, events: events.len() as u64, sha256 };
-                return Ok(Dump { header, records, events, summary });
+                let summary = DumpSummary {
+                    records: counts,
+                    archived: archived.len() as u64,
+                    events: events.len() as u64,
+                    archived_events: archived_events.len() as u64,
+                    sha256,
+                };
+                return Ok(Dump { header, records, archived, events, archived_events, summary });
             }
         }
         hasher.update(bytes);
@@ -584,8 +762,8 @@ fn read_header(line: &[u8]) -> Result<Header, DumpError> {
     if header.version > FORMAT_VERSION {
         return Err(DumpError::NewerFormat { version: header.version, lobby: header.lobby });
     }
-    if header.version != FORMAT_VERSION {
-        return Err(DumpError::Line { line: 1, problem: format!("unknown format version {}", header.version) });
+    if header.version == 0 {
+        return Err(DumpError::Line { line: 1, problem: "unknown format version 0".to_owned() });
     }
     Ok(header)
 }
@@ -641,9 +819,15 @@ pub struct ImportSummary {
     pub replaced: u64,
     /// The number the first imported event got in the target (1 in an empty one).
     pub first_event: Option<EventSeq>,
+    /// The dump's events had gaps (retention deleted some), so the target numbered them 1, 2,
+    /// 3, … in the same order.
+    pub renumbered: bool,
 }
 
 /// Writes a checked dump into `target` in one commit: everything or, on any error, nothing.
+/// Then, if the dump has an archive, moves its archived conversations and events into the
+/// target's archive with one [`Store::retire`]; should that fail, they stay in the hot set
+/// ([`DumpError::ArchiveFailed`]), where the next retention pass finds them.
 pub fn import(
     dump: Dump,
     target: &dyn Store,
@@ -652,20 +836,45 @@ pub fn import(
 ) -> Result<ImportSummary, DumpError> {
     let current = contents(target)?;
     let has_events = !target.events(&EventQuery::all().limit(1))?.is_empty();
-    if policy == TargetPolicy::MustBeEmpty && (!current.is_empty() || has_events) {
-        return Err(DumpError::TargetNotEmpty { holds: describe_contents(&current, has_events) });
+    let has_archive = !target.archived_inquiries(None, 1)?.is_empty()
+        || !target.archived_events(&EventQuery::all().limit(1))?.is_empty();
+    if policy == TargetPolicy::MustBeEmpty && (!current.is_empty() || has_events || has_archive) {
+        let mut holds = describe_contents(&current, has_events);
+        if has_archive {
+            holds = if holds.is_empty() { "an archive".to_owned() } else { format!("{holds}, an archive") };
+        }
+        return Err(DumpError::TargetNotEmpty { holds });
+    }
+    if has_archive {
+        return Err(DumpError::TargetHasArchive);
     }
     let replaced = current.len() as u64;
-    let mut writes = Vec::with_capacity(dump.records.len() + current.len());
+    // Archived records are written right after the hot ones: their versions follow them.
+    let first_archived = dump.records.len();
+    let archived_ids: Vec<InquiryId> =
+        dump.archived.iter().filter_map(|r| r.as_inquiry().map(|inquiry| inquiry.id.clone())).collect();
+    let mut writes = Vec::with_capacity(dump.records.len() + dump.archived.len() + current.len());
     let mut current = current;
-    for record in dump.records {
+    for record in dump.records.into_iter().chain(dump.archived) {
         writes.push(match current.remove(&record.key()) {
             Some(version) => RecordWrite::update(version, record),
             None => RecordWrite::create(record),
         });
     }
     writes.extend(current.into_iter().map(|(key, version)| RecordWrite::delete(key, version)));
+    let archived_count = archived_ids.len();
     let expected_events: Vec<EventSeq> = dump.events.iter().map(|e| e.seq).collect();
+    let gapless = expected_events.iter().enumerate().all(|(n, seq)| seq.0 == n as u64 + 1);
+    // Archived events about an archived conversation go with it; the others are named.
+    let archived_set: std::collections::HashSet<&InquiryId> = archived_ids.iter().collect();
+    let loose: Vec<usize> = dump
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| dump.archived_events.contains(&e.seq))
+        .filter(|(_, e)| e.event.inquiry.as_ref().is_none_or(|id| !archived_set.contains(id)))
+        .map(|(n, _)| n)
+        .collect();
     let events: Vec<NewEvent> = dump.events.into_iter().map(|e| e.event).collect();
     let bar = progress.counter("writing in one commit", "records");
     bar.set_position(writes.len() as u64);
@@ -676,13 +885,25 @@ pub fn import(
     target.flush()?;
     bar.finish_and_clear();
     let numbered: Vec<EventSeq> = receipt.events.iter().map(|e| e.seq).collect();
-    if policy == TargetPolicy::MustBeEmpty && numbered != expected_events {
+    if policy == TargetPolicy::MustBeEmpty && gapless && numbered != expected_events {
         return Err(DumpError::Verify(format!(
             "the empty target numbered the imported events from {:?} instead of 1",
             numbered.first().map(|s| s.0)
         )));
     }
-    Ok(ImportSummary { dump: dump.summary, replaced, first_event: numbered.first().copied() })
+    if archived_count > 0 || !loose.is_empty() {
+        let versions = &receipt.versions[first_archived..first_archived + archived_count];
+        let retirement = Retirement {
+            action: RetentionAction::Archive,
+            inquiries: archived_ids.into_iter().zip(versions.iter().copied()).collect(),
+            events: loose.iter().map(|&n| numbered[n]).collect(),
+        };
+        target
+            .retire(&retirement)
+            .and_then(|_| target.flush())
+            .map_err(|source| DumpError::ArchiveFailed { inquiries: archived_count, source })?;
+    }
+    Ok(ImportSummary { dump: dump.summary, replaced, first_event: numbered.first().copied(), renumbered: !gapless })
 }
 
 /// Every record key of `store` with its version.
@@ -745,17 +966,29 @@ pub fn migrate(
 
 /// A digest of each record and each event, to compare two stores' contents.
 struct Fingerprint {
-    records: BTreeMap<RecordKey, [u8; 32]>,
-    /// Each event's digest without its number, and its number.
-    events: Vec<(EventSeq, [u8; 32])>,
+    /// Each record's digest, archived ones told apart.
+    records: BTreeMap<RecordKey, ([u8; 32], bool)>,
+    /// Each event's digest without its number (and whether it is archived), and its number.
+    events: Vec<(EventSeq, ([u8; 32], bool))>,
 }
 
 impl Fingerprint {
     fn of(dump: &Dump) -> Self {
+        let hot = dump.records.iter().map(|r| (r.key(), (digest(r), false)));
+        let archived = dump.archived.iter().map(|r| (r.key(), (digest(r), true)));
         Self {
-            records: dump.records.iter().map(|r| (r.key(), digest(r))).collect(),
-            events: dump.events.iter().map(|e| (e.seq, digest(&e.event))).collect(),
+            records: hot.chain(archived).collect(),
+            events: dump
+                .events
+                .iter()
+                .map(|e| (e.seq, (digest(&e.event), dump.archived_events.contains(&e.seq))))
+                .collect(),
         }
+    }
+
+    /// Numbered 1, 2, 3, … without gaps.
+    fn gapless(&self) -> bool {
+        self.events.iter().enumerate().all(|(n, (seq, _))| seq.0 == n as u64 + 1)
     }
 
     /// Checks that `found` (the target after the import) holds exactly these records and ends
@@ -785,7 +1018,7 @@ impl Fingerprint {
         let tail = found.events.len().checked_sub(self.events.len()).map(|start| &found.events[start..]);
         let same_events = tail.is_some_and(|tail| {
             tail.iter().zip(&self.events).all(|((seq, digest), (expected_seq, expected))| {
-                digest == expected && (policy == TargetPolicy::Replace || seq == expected_seq)
+                digest == expected && (policy == TargetPolicy::Replace || !self.gapless() || seq == expected_seq)
             })
         });
         if !same_events || (policy == TargetPolicy::MustBeEmpty && found.events.len() != self.events.len()) {

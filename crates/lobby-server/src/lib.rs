@@ -30,6 +30,7 @@ pub mod error;
 pub mod input;
 pub mod live;
 pub mod metrics;
+pub mod retention;
 pub mod routes;
 pub mod security;
 pub mod stores;
@@ -45,7 +46,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
-use lobby_core::{Clock, CoreError, Engine, EngineConfig, RoutingConfig, Store, SystemClock, TimerConfig, Timestamp};
+use lobby_core::{
+    Clock, CoreError, Engine, EngineConfig, RetentionPolicy, RoutingConfig, Store, SystemClock, TimerConfig, Timestamp,
+};
 use tokio::sync::{watch, Notify};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -82,6 +85,8 @@ pub struct ServerConfig {
     pub live: LiveConfig,
     /// Login limits, token lifetime, CORS.
     pub security: SecurityConfig,
+    /// What leaves the hot set, and when (keeps everything by default).
+    pub retention: RetentionPolicy,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -93,6 +98,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("password_cost", &self.password_cost)
             .field("live", &self.live)
             .field("security", &self.security)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +113,7 @@ impl Default for ServerConfig {
             clock: Arc::new(SystemClock),
             live: LiveConfig::default(),
             security: SecurityConfig::default(),
+            retention: RetentionPolicy::default(),
         }
     }
 }
@@ -129,6 +136,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     security: SecurityConfig,
     login_guard: Arc<LoginGuard>,
+    retention: RetentionPolicy,
 }
 
 impl AppState {
@@ -156,6 +164,7 @@ impl AppState {
                 clock: config.clock,
                 login_guard: Arc::new(LoginGuard::new(config.security.login_limits)),
                 security: config.security,
+                retention: config.retention,
             }),
         }
     }
@@ -303,6 +312,8 @@ pub async fn serve(
         stop_dispatcher.subscribe(),
     ));
     let upkeep = tokio::spawn(metrics::upkeep(stop_dispatcher.subscribe()));
+    let retention =
+        tokio::spawn(retention::run(Arc::clone(state.engine()), state.inner.retention, stop_dispatcher.subscribe()));
     let closing = state.clone();
     let shutdown = async move {
         shutdown.await;
@@ -315,6 +326,7 @@ pub async fn serve(
     let _ = dispatcher.await;
     let _ = timers.await;
     let _ = upkeep.await;
+    let _ = retention.await;
     let flush_state = state.clone();
     let flushed = tokio::task::spawn_blocking(move || flush_state.flush()).await;
     match flushed {

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lobby_core::{
-    AbandonedRoomsAction, Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, Role, RoutingConfig, RoutingMethod,
-    RoutingRules, TimerConfig,
+    AbandonedRoomsAction, Actor, AgentLeave, AgentLeaveAction, NewUser, QueueOrder, RetentionAction, RetentionAge,
+    RetentionPolicy, Role, RoutingConfig, RoutingMethod, RoutingRules, TimerConfig,
 };
 use lobby_server::live::LiveConfig;
 use lobby_server::security::{CorsOrigin, FailureLimit, LoginLimits, SecurityConfig};
@@ -100,6 +100,15 @@ struct Cli {
     /// How often the background dispatcher runs, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     dispatch_interval_ms: u64,
+    /// How long closed conversations stay in the hot set (listings, totals, the event feed)
+    /// after their last change: `30d`, `12h`, `90m`, `3600s`; 0 keeps them forever. Old events
+    /// about no open conversation leave too. See "Retention" in docs/operations.md.
+    #[arg(long, default_value = "0", value_name = "AGE")]
+    retention: RetentionAge,
+    /// What retention does with what leaves: `archive` keeps it readable by getOne, history and
+    /// export; `delete` removes it for good.
+    #[arg(long, value_enum, default_value_t = RetentionChoice::Archive)]
+    retention_action: RetentionChoice,
     /// Failed logins in a row that block a user (Rocket.Chat's
     /// `Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User`); 0 = never block.
     #[arg(long, default_value_t = 10, value_name = "N")]
@@ -217,6 +226,14 @@ enum Routing {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum RetentionChoice {
+    /// Move to the store's archive.
+    Archive,
+    /// Delete.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum AbandonedAction {
     /// Leave the conversation open.
     None,
@@ -321,6 +338,9 @@ mod data {
                 if imported.replaced > 0 {
                     println!("replaced the {} records the store held before (--force)", imported.replaced);
                 }
+                if imported.renumbered {
+                    println!("the dump's events had gaps (retention deleted some): they are numbered 1, 2, 3, … here");
+                }
             }
             DataCommand::Migrate { from, to, force } => {
                 let (from, to) = (spec(&from)?, spec(&to)?);
@@ -359,7 +379,7 @@ mod data {
     /// before or inside the single commit.
     fn written_or_not(error: &DumpError, what: &str) -> String {
         match error {
-            DumpError::Verify(_) => format!("{what} written, but {error}"),
+            DumpError::Verify(_) | DumpError::ArchiveFailed { .. } => format!("{what} written, but {error}"),
             _ => format!("{what} failed, the target is unchanged: {error}"),
         }
     }
@@ -430,6 +450,14 @@ fn run(cli: Cli) -> Result<(), String> {
             visitor_inactivity: optional_seconds(cli.visitor_inactivity_timeout),
         },
         dispatch_interval: Duration::from_millis(cli.dispatch_interval_ms),
+        retention: RetentionPolicy {
+            age: cli.retention,
+            action: match cli.retention_action {
+                RetentionChoice::Archive => RetentionAction::Archive,
+                RetentionChoice::Delete => RetentionAction::Delete,
+            },
+            ..RetentionPolicy::default()
+        },
         password_cost: if cli.insecure_fast_password_hashing { PasswordCost::Fast } else { PasswordCost::Standard },
         live: LiveConfig { service_level: Duration::from_secs(cli.service_level), ..LiveConfig::default() },
         security: SecurityConfig {

@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use lobby_core::{
-    Clock, Commit, EventQuery, ManualClock, Record, RecordKey, RecordKind, Store, StoreExt, SystemClock, UserId,
+    ArchiveKey, Clock, Commit, EventQuery, Inquiry, InquiryFilter, InquiryQuery, InquirySort, InquiryStatus,
+    ManualClock, Record, RecordKey, RecordKind, RetentionAction, Retirement, Store, StoreExt, SystemClock, UserId,
     Write as RecordWrite,
 };
 use lobby_memory::MemoryStore;
@@ -76,7 +77,7 @@ fn a_round_trip_memory_file_sled_postgres_file_gives_byte_identical_dumps() {
     assert_eq!(written.records[&RecordKind::User], 4, "{written}");
     assert!(written.events > 10, "{written}");
     let first_bytes = std::fs::read(&first).unwrap();
-    assert!(first_bytes.starts_with(b"{\"format\":\"lobby-dump\",\"version\":1,\"lobby\":\""));
+    assert!(first_bytes.starts_with(b"{\"format\":\"lobby-dump\",\"version\":2,\"lobby\":\""));
 
     let sled = SledStore::temporary().unwrap();
     let loaded = dump::read_file(&first, &hidden()).unwrap();
@@ -105,6 +106,100 @@ fn a_round_trip_memory_file_sled_postgres_file_gives_byte_identical_dumps() {
     assert_eq!(again, written);
     let last_bytes = zstd::decode_all(std::fs::File::open(&last).unwrap()).unwrap();
     assert!(last_bytes == first_bytes, "the dumps differ:\n{}\n---\n{}", lossy(&first_bytes), lossy(&last_bytes));
+}
+
+/// Retires every closed inquiry of `store` and its first event about no inquiry.
+fn retire_closed(store: &dyn Store, action: RetentionAction) -> Vec<Inquiry> {
+    let closed = InquiryQuery {
+        filter: InquiryFilter::status(InquiryStatus::Closed),
+        sort: InquirySort::default(),
+        offset: 0,
+        limit: 1000,
+    };
+    let inquiries = store.list_inquiries(&closed).unwrap().items;
+    assert!(!inquiries.is_empty(), "the fixture has closed conversations");
+    let versioned = inquiries.iter().map(|i| (i.id.clone(), store.inquiry(&i.id).unwrap().unwrap().version)).collect();
+    let loose = store.events(&EventQuery::all()).unwrap().into_iter().find(|e| e.event.inquiry.is_none()).unwrap();
+    store.retire(&Retirement { action, inquiries: versioned, events: vec![loose.seq] }).unwrap();
+    inquiries
+}
+
+#[test]
+fn archived_conversations_round_trip_byte_for_byte_and_stay_readable() {
+    let (fixture, _) = fixture_dump();
+    let memory = fixture.state.engine().store();
+    let archived = retire_closed(&**memory, RetentionAction::Archive);
+    let first = export_bytes(Source::Store(&**memory));
+    let text = lossy(&first);
+    assert_eq!(text.matches("{\"archived\":").count(), archived.len(), "{text}");
+    assert!(text.contains("{\"archived-event\":"), "{text}");
+
+    let sled = SledStore::temporary().unwrap();
+    let imported = dump::import(read(&first).unwrap(), &sled, TargetPolicy::MustBeEmpty, &hidden()).unwrap();
+    assert!(!imported.renumbered);
+    assert_eq!((imported.dump.archived, imported.dump.archived_events > 0), (archived.len() as u64, true));
+    for inquiry in &archived {
+        let found = sled.archived_inquiry(&ArchiveKey::Room(inquiry.rid.clone())).unwrap().expect("archived in sled");
+        assert_eq!(&found.value, inquiry);
+        assert!(sled.inquiry(&inquiry.id).unwrap().is_none(), "{} is not in the hot set", inquiry.id);
+    }
+    let report = sled.check_integrity().unwrap();
+    assert!(report.is_healthy(), "{report}");
+    let from_sled = export_bytes(Source::Store(&sled));
+    assert!(from_sled == first, "sled's dump differs:\n{}\n---\n{}", lossy(&first), lossy(&from_sled));
+
+    if let Some(url) = postgres_url() {
+        let pg = PostgresStore::temporary(&url).expect("temporary schema");
+        dump::migrate(Source::Store(&sled), Source::Postgres(&pg), TargetPolicy::MustBeEmpty, &hidden())
+            .expect("migrate sled → PostgreSQL");
+        let from_pg = export_bytes(Source::Postgres(&pg));
+        assert!(from_pg == first, "PostgreSQL's dump differs:\n{}\n---\n{}", lossy(&first), lossy(&from_pg));
+    }
+    // A store that has an archive is not replaced.
+    let error = dump::import(read(&first).unwrap(), &sled, TargetPolicy::Replace, &hidden()).unwrap_err();
+    assert!(matches!(error, DumpError::TargetHasArchive), "{error:?}");
+}
+
+#[test]
+fn a_dump_with_deleted_events_imports_renumbered_in_order() {
+    let (fixture, _) = fixture_dump();
+    let memory = fixture.state.engine().store();
+    retire_closed(&**memory, RetentionAction::Delete);
+    let with_gaps = read(&export_bytes(Source::Store(&**memory))).unwrap();
+    let kinds: Vec<_> = with_gaps.events.iter().map(|e| e.event.clone()).collect();
+    assert!(with_gaps.events.windows(2).any(|w| w[1].seq.0 > w[0].seq.0 + 1), "the deletion left gaps");
+    let sled = SledStore::temporary().unwrap();
+    let imported = dump::import(with_gaps, &sled, TargetPolicy::MustBeEmpty, &hidden()).unwrap();
+    assert!(imported.renumbered);
+    let events = sled.events(&EventQuery::all()).unwrap();
+    assert_eq!(events.iter().map(|e| e.seq.0).collect::<Vec<_>>(), (1..=kinds.len() as u64).collect::<Vec<_>>());
+    assert_eq!(events.into_iter().map(|e| e.event).collect::<Vec<_>>(), kinds, "the same events, in order");
+}
+
+#[test]
+fn archive_lines_that_contradict_the_hot_set_are_refused() {
+    let (fixture, _) = fixture_dump();
+    let memory = fixture.state.engine().store();
+    let archived = retire_closed(&**memory, RetentionAction::Archive);
+    let all = lines(&export_bytes(Source::Store(&**memory)));
+    let id = format!("\"inquiry\":\"{}\"", archived[0].id);
+    // An event about an archived conversation left in the hot log.
+    let mut hot = all.clone();
+    let at = hot.iter().position(|l| l.starts_with("{\"archived-event\"") && l.contains(&id)).unwrap();
+    hot[at] = hot[at].replacen("{\"archived-event\"", "{\"event\"", 1);
+    let error = refused(&join(&hot));
+    assert_eq!(line_of(&error), at as u64 + 1, "{error}");
+    assert!(error.to_string().contains("is not archived"), "{error}");
+    // An archived conversation that is not closed.
+    let mut open = all.clone();
+    let at = open.iter().position(|l| l.starts_with("{\"archived\"")).unwrap();
+    open[at] = open[at].replacen("\"status\":\"closed\"", "\"status\":\"open\"", 1);
+    let error = refused(&join(&open));
+    assert_eq!(line_of(&error), at as u64 + 1, "{error}");
+    // Archive lines in a version 1 dump.
+    let mut old = all.clone();
+    old[0] = old[0].replace("\"version\":2", "\"version\":1");
+    assert_eq!(line_of(&refused(&join(&old))), at as u64 + 1);
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -259,12 +354,20 @@ fn corrupted_lines_are_refused_naming_the_line() {
     let error = refused(&join(&twice));
     assert_eq!(line_of(&error), 3, "{error}");
     assert!(error.to_string().contains("appears twice (first on line 2)"), "{error}");
-    // A gap in the events.
+    // Events out of order.
+    let mut backwards = all.clone();
+    let first_event = backwards.iter().position(|l| l.starts_with("{\"event\"")).unwrap();
+    backwards.swap(first_event, first_event + 1);
+    let error = refused(&join(&backwards));
+    assert_eq!(line_of(&error), first_event as u64 + 2, "{error}");
+    assert!(error.to_string().contains("increasing order"), "{error}");
+    // A gap in the events of a version 1 dump (version 2 has gaps where retention deleted).
     let mut gap = all.clone();
-    let first_event = gap.iter().position(|l| l.starts_with("{\"event\"")).unwrap();
+    gap[0] = gap[0].replace("\"version\":2", "\"version\":1");
     gap.remove(first_event + 1);
     let error = refused(&join(&gap));
     assert_eq!(line_of(&error), first_event as u64 + 2, "{error}");
+    assert!(error.to_string().contains("without gaps"), "{error}");
     // Lines after the end.
     let mut more = all.clone();
     more.push(all[1].clone());
@@ -278,9 +381,9 @@ fn corrupted_lines_are_refused_naming_the_line() {
 fn dumps_in_a_newer_or_unknown_format_are_refused() {
     let (_, bytes) = fixture_dump();
     let mut all = lines(&bytes);
-    all[0] = r#"{"format":"lobby-dump","version":2,"lobby":"9.1.0"}"#.to_owned();
+    all[0] = r#"{"format":"lobby-dump","version":3,"lobby":"9.1.0"}"#.to_owned();
     let error = refused(&join(&all));
-    assert!(matches!(&error, DumpError::NewerFormat { version: 2, lobby } if lobby == "9.1.0"), "{error:?}");
+    assert!(matches!(&error, DumpError::NewerFormat { version: 3, lobby } if lobby == "9.1.0"), "{error:?}");
     let message = error.to_string();
     assert!(message.starts_with("line 1:") && message.contains("newer lobby-server"), "{message}");
     all[0] = r#"{"format":"lobby-dump","version":0,"lobby":"0.0.1"}"#.to_owned();

@@ -14,6 +14,7 @@ mod helpers;
 mod history;
 mod live;
 mod permissions;
+mod retention;
 mod rules;
 mod security;
 mod storm;
