@@ -75,7 +75,7 @@ pub use crate::snapshot::PostgresSnapshot;
 pub use crate::tls::TlsMode;
 
 /// The schema migration this build brings a database to (`schema_migrations.version`).
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 use crate::error::{backend, is_connection_error};
 

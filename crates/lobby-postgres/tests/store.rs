@@ -452,8 +452,8 @@ fn retiring_on_one_server_keeps_another_servers_feed_whole() {
     assert!(report.problems.is_empty(), "{report}");
 }
 
-/// A schema from before the archive (migration 4) gains it when a newer server opens it, keeps its
-/// data, and retires from then on.
+/// A schema from before the archive (migration 4) gains it (and migration 6's index) when a newer
+/// server opens it, keeps its data, and retires from then on.
 #[test]
 fn a_schema_without_the_archive_gains_it_when_opened() {
     let Some(url) = server_url() else { return };
@@ -467,7 +467,8 @@ fn a_schema_without_the_archive_gains_it_when_opened() {
             "SET search_path TO \"{}\";
              DROP TABLE archived_inquiries, archived_events, deleted_events;
              DROP SEQUENCE archive_order;
-             DELETE FROM schema_migrations WHERE version = 5;",
+             DROP INDEX inquiries_by_updated_at;
+             DELETE FROM schema_migrations WHERE version >= 5;",
             old.schema()
         ))
         .unwrap();

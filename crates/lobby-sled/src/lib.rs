@@ -13,6 +13,9 @@
 //! from disk at open (see `docs/stores.md` for the cost), so a page at any offset costs
 //! O(log n + page) and totals are O(1); only the 50-odd records on the page are read from disk.
 //!
+//! What retention archives ([`Store::retire`]) goes to a second sled database in `archive/`
+//! inside the same directory, opened on first use, so opening and memory follow the hot set.
+//!
 //! sled allows one process per database: a second [`SledStore::open`] of the same path fails
 //! with [`SledError::Locked`].
 //!
@@ -111,13 +114,6 @@ struct Trees {
     /// Due time + kind + id → nothing: every record with a deadline, by its earliest one.
     deadlines: sled::Tree,
     meta: sled::Tree,
-    /// What retention archived, laid out as `records`, `events` and `events_by_inquiry` are;
-    /// never read at open, so history does not slow opening down.
-    archived_records: sled::Tree,
-    /// Room id → the archived inquiry's `kind/id` (the one archived last, if a room is reused).
-    archived_rooms: sled::Tree,
-    archived_events: sled::Tree,
-    archived_events_by_inquiry: sled::Tree,
 }
 
 /// What only a committer touches, behind the commit lock.
@@ -135,7 +131,13 @@ pub struct SledStore {
     db: sled::Db,
     trees: Trees,
     durability: Durability,
+    config: SledConfig,
     path: PathBuf,
+    /// What retention archived: a database of its own, opened on first use
+    /// (see the `archive` module).
+    archive: Mutex<Option<std::sync::Arc<archive::ArchiveDb>>>,
+    /// Retirements take turns (they share one intent key); commits do not wait for them.
+    retiring: Mutex<()>,
     /// Serialises commits: versions and unique keys are checked against exactly what is on disk.
     commit: Mutex<CommitState>,
     /// The index of every inquiry. Its write lock is held while a commit is applied to sled and
@@ -214,10 +216,6 @@ impl SledStore {
             events_by_inquiry: db.open_tree("events_by_inquiry")?,
             deadlines: db.open_tree("deadlines")?,
             meta: db.open_tree("meta")?,
-            archived_records: db.open_tree("archived_records")?,
-            archived_rooms: db.open_tree("archived_rooms")?,
-            archived_events: db.open_tree("archived_events")?,
-            archived_events_by_inquiry: db.open_tree("archived_events_by_inquiry")?,
         };
         match trees.meta.get(META_FORMAT)? {
             Some(found) => {
@@ -234,17 +232,22 @@ impl SledStore {
         let next_seq = next_event_seq(&trees)?;
         let next_stamp = next_version(&trees)?;
         let index = load_index(&trees.records)?;
-        Ok(SledStore {
+        let store = SledStore {
             db,
             trees,
             durability: config.durability,
+            config,
             path: path.to_owned(),
+            archive: Mutex::new(None),
+            retiring: Mutex::new(()),
             commit: Mutex::new(CommitState { next_seq, next_stamp, failed: None }),
             index: RwLock::new(index),
             feed: FeedHub::default(),
             group_flush: group_flush::GroupFlush::default(),
             _temp_dir: temp_dir,
-        })
+        };
+        store.finish_interrupted_retirement()?;
+        Ok(store)
     }
 
     /// The database directory.
@@ -343,7 +346,7 @@ impl SledStore {
     }
 }
 
-fn open_error(path: &Path, error: sled::Error) -> SledError {
+pub(crate) fn open_error(path: &Path, error: sled::Error) -> SledError {
     if let sled::Error::Io(io) = &error {
         let text = io.to_string();
         if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("could not acquire lock") {
@@ -393,21 +396,19 @@ fn next_version(trees: &Trees) -> Result<Version, SledError> {
     Ok(next)
 }
 
-/// The larger of what `meta` says and one past the last stored event, hot or archived: they are
-/// written in the same transaction, but the logs are the ground truth for "never reuse a
-/// number".
+/// The larger of what `meta` says and one past the last stored event: they are written in the
+/// same transaction, but the log is the ground truth for "never reuse a number". (Archived
+/// events are below `meta`'s number, which every commit that numbered them wrote.)
 fn next_event_seq(trees: &Trees) -> Result<u64, SledError> {
     let from_meta = match trees.meta.get(META_NEXT_SEQ)? {
         Some(bytes) => codec::decode_seq("meta/next-event-seq", &bytes)?,
         None => 1,
     };
-    let mut from_logs = 1;
-    for log in [&trees.events, &trees.archived_events] {
-        if let Some((key, _)) = log.last()? {
-            from_logs = from_logs.max(codec::decode_seq("events", &key)?.saturating_add(1));
-        }
-    }
-    Ok(from_meta.max(from_logs))
+    let from_log = match trees.events.last()? {
+        Some((key, _)) => codec::decode_seq("events", &key)?.saturating_add(1),
+        None => 1,
+    };
+    Ok(from_meta.max(from_log).max(1))
 }
 
 impl Store for SledStore {

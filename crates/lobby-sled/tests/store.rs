@@ -227,6 +227,49 @@ fn the_archive_survives_a_reopen_outside_the_index_and_numbers_stay_used() {
     assert_eq!((report.count("archived inquiries"), report.count("archived events")), (1, 2));
 }
 
+#[test]
+fn a_retirement_cut_short_before_leaving_the_hot_set_is_undone_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = inquiry(1, InquiryStatus::Closed, None);
+    {
+        let store = durable(dir.path());
+        let commit =
+            Commit { writes: vec![Write::create(Record::Inquiry(old.clone()))], events: vec![event(Some(&old))] };
+        store.commit(commit).unwrap();
+    }
+    // What steps 1 and 2 of an archiving retirement leave when the process dies before step 3:
+    // the intent in the main database and the copies in the archive.
+    {
+        let main = common::raw_sled(dir.path());
+        let record = main.open_tree("records").unwrap().get(format!("inquiry/{}", old.id)).unwrap().unwrap();
+        let event = main.open_tree("events").unwrap().get(1u64.to_be_bytes()).unwrap().unwrap();
+        let intent = serde_json::json!({
+            "records": [format!("inquiry/{}", old.id)],
+            "rooms": [[old.rid.as_str(), format!("inquiry/{}", old.id)]],
+            "events": [1],
+            "by_inquiry": [[old.id.as_str(), 1]],
+        });
+        main.open_tree("meta").unwrap().insert("retiring", serde_json::to_vec(&intent).unwrap()).unwrap();
+        main.flush().unwrap();
+        let archive = common::raw_sled(&dir.path().join("archive"));
+        archive.open_tree("records").unwrap().insert(format!("inquiry/{}", old.id), record).unwrap();
+        archive.open_tree("rooms").unwrap().insert(old.rid.as_str(), format!("inquiry/{}", old.id).as_str()).unwrap();
+        archive.open_tree("events").unwrap().insert(1u64.to_be_bytes(), event).unwrap();
+        archive.flush().unwrap();
+    }
+    let store = durable(dir.path());
+    assert_eq!(store.inquiry(&old.id).unwrap().map(|i| i.value), Some(old.clone()), "still in the hot set");
+    assert_eq!(store.archived_inquiry(&ArchiveKey::Inquiry(old.id.clone())).unwrap(), None, "the copy is gone");
+    assert_eq!(store.archived_inquiry(&ArchiveKey::Room(old.rid.clone())).unwrap(), None);
+    assert_eq!(store.archived_events(&EventQuery::all()).unwrap(), vec![]);
+    assert_healthy(&store);
+    // And retiring it again works.
+    let version = store.inquiry(&old.id).unwrap().unwrap().version;
+    let retirement = Retirement { inquiries: vec![(old.id.clone(), version)], ..Retirement::default() };
+    assert_eq!(store.retire(&retirement).unwrap(), RetirementReceipt { inquiries: 1, events: 1 });
+    assert_healthy(&store);
+}
+
 fn department(id: &str) -> lobby_core::Department {
     lobby_core::Department::new(lobby_core::DepartmentId::new(id).unwrap(), id.to_uppercase(), Timestamp::EPOCH)
 }
