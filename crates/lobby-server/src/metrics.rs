@@ -11,6 +11,7 @@
 //! | `lobby_store_conflicts_total` | counter | (a lost race: the engine re-reads and retries) |
 //! | `lobby_dispatch_assignments_total`, `lobby_dispatch_releases_total` | counter | |
 //! | `lobby_timer_firings_total` | counter | |
+//! | `lobby_retired_inquiries_total`, `lobby_retired_events_total` | counter | |
 //! | `lobby_store_commit_duration_seconds` | histogram | `outcome` (`ok`, `conflict`, `error`) |
 //! | `lobby_stream_clients` | gauge | |
 //! | `lobby_stream_slow_disconnects_total` | counter | |
