@@ -12,8 +12,10 @@
 //!    them) archiving the closed ones.
 //!
 //! ```text
-//! cargo run --release --example retention -- [archived, default 1000000] [active, default 50000]
+//! cargo run --release --example retention -- [archived, default 1000000] [active, default 50000] [batch size]
 //! ```
+//!
+//! With `archived` 0 it only measures takes during a retention pass.
 
 #[allow(dead_code)]
 #[path = "../benches/common/mod.rs"]
@@ -57,9 +59,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let (archived, active) = (number(0, 1_000_000)?, number(1, 50_000)?);
+    let batch_size = number(2, RetentionPolicy::DEFAULT_BATCH_SIZE)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("{archived} archived, {active} active conversations, {cores} cores");
 
+    if archived == 0 {
+        return takes_during_retention(active, batch_size);
+    }
     let dir = tempfile::tempdir()?;
     let (hot_only, with_archive) = (dir.path().join("active-only"), dir.path().join("with-archive"));
     let started = Instant::now();
@@ -87,8 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("RSS with the archive / active only: {:.2}x", rows[1].1 / rows[0].1);
     drop(dir);
 
-    takes_during_retention(active)?;
-    Ok(())
+    takes_during_retention(active, batch_size)
 }
 
 /// A sled database at `path` with the benchmark dataset of `active` conversations and
@@ -151,7 +156,7 @@ fn open_child(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Take latency on one thread, alone and then while another thread runs a retention pass.
-fn takes_during_retention(active: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn takes_during_retention(active: usize, batch_size: usize) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let config = SledConfig { durability: Durability::Periodic, ..SledConfig::default() };
     let store = SledStore::open(dir.path().join("db"), config)?;
@@ -190,7 +195,7 @@ fn takes_during_retention(active: usize) -> Result<(), Box<dyn std::error::Error
         latencies
     };
     let baseline = take_all(alone, None);
-    let policy = RetentionPolicy { age: "30d".parse::<RetentionAge>()?, ..RetentionPolicy::default() };
+    let policy = RetentionPolicy { age: "30d".parse::<RetentionAge>()?, batch_size, ..RetentionPolicy::default() };
     let done = AtomicBool::new(false);
     let (retired, elapsed, with_retention) = std::thread::scope(|scope| {
         let retention = scope.spawn(|| {

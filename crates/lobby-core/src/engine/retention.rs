@@ -29,7 +29,7 @@ pub struct RetentionPolicy {
 impl RetentionPolicy {
     /// The batch size the server uses: small enough that a batch holds the store's commit lock
     /// for a few milliseconds (see "Retention" in docs/performance.md).
-    pub const DEFAULT_BATCH_SIZE: usize = 200;
+    pub const DEFAULT_BATCH_SIZE: usize = 50;
 }
 
 impl Default for RetentionPolicy {
