@@ -15,9 +15,9 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
+use common::footprint::{dir_size, mib, rss_bytes};
 use common::sqlite::{Sql, SqlOrder};
 use common::{generate, load_store, Mix};
 use lobby_core::{InquiryFilter, InquiryQuery, InquirySort, InquiryStatus, Store};
@@ -104,25 +104,4 @@ fn child(store: &str, count: usize) -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("{rss} {disk}");
     Ok(())
-}
-
-fn rss_bytes() -> Result<u64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).ok_or("no VmRSS in /proc/self/status")?;
-    let kib: u64 = line.split_whitespace().nth(1).ok_or("malformed VmRSS")?.parse()?;
-    Ok(kib * 1024)
-}
-
-fn dir_size(path: &Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() { dir_size(&entry.path())? } else { meta.len() };
-    }
-    Ok(total)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::footprint::{dir_size, mib, rss_bytes};
 use common::{generate, load_store, Mix};
 use lobby_core::{
     Actor, Commit, Engine, EngineConfig, EventKind, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort,
@@ -86,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let text = String::from_utf8(output.stdout)?;
         let numbers: Vec<f64> = text.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
         let [open_ms, rss] = numbers[..] else { return Err(format!("{name}: unexpected output {text:?}").into()) };
-        println!("| {name} | {:.1} | {open_ms:.0} | {:.1} |", mib(dir_size(path)? as f64), mib(rss));
+        println!("| {name} | {:.1} | {open_ms:.0} | {:.1} |", mib(dir_size(path)?), mib(rss as u64));
         rows.push((open_ms, rss));
     }
     println!();
@@ -248,25 +249,4 @@ fn takes_during_retention(active: usize, batch_size: usize) -> Result<(), Box<dy
         );
     }
     Ok(())
-}
-
-fn rss_bytes() -> Result<f64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).ok_or("no VmRSS in /proc/self/status")?;
-    let kib: f64 = line.split_whitespace().nth(1).ok_or("malformed VmRSS")?.parse()?;
-    Ok(kib * 1024.0)
-}
-
-fn dir_size(path: &Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() { dir_size(&entry.path())? } else { meta.len() };
-    }
-    Ok(total)
-}
-
-fn mib(bytes: f64) -> f64 {
-    bytes / (1024.0 * 1024.0)
 }

@@ -6,6 +6,7 @@
 //! departments (uniformly), realistic visitor names and first messages, and the status mix of a
 //! busy queue: about 80 % `open`, 5 % `queued`, 7 % `taken`, 8 % `closed`.
 
+pub mod footprint;
 pub mod sqlite;
 
 use std::collections::BTreeSet;
