@@ -170,7 +170,8 @@ impl SledStore {
         self.archive().map(Some)
     }
 
-    /// At open: undoes a retirement that a crash cut short (see the module's comment).
+    /// At open, and before each retirement: undoes a retirement that a crash or a failure cut
+    /// short (see the module's comment).
     pub(crate) fn finish_interrupted_retirement(&self) -> Result<(), SledError> {
         let Some(bytes) = self.trees.meta.get(META_RETIRING)? else { return Ok(()) };
         let intent: Intent = serde_json::from_slice(&bytes)
@@ -185,6 +186,9 @@ impl SledStore {
         retirement.validate()?;
         // One retirement at a time: there is one intent key. Commits go on meanwhile.
         let _retiring = self.retiring.lock();
+        // An earlier retirement that failed between its steps left its intent: undo it first,
+        // or this one's intent would replace it and orphan its copies.
+        self.finish_interrupted_retirement()?;
         let archive = match retirement.action {
             RetentionAction::Archive => Some(self.archive()?),
             RetentionAction::Delete => None,
