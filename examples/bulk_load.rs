@@ -23,6 +23,9 @@ use lobby_core::{Commit, Record, Store, Write};
 use lobby_memory::MemoryStore;
 use lobby_sled::{Durability, SledConfig, SledStore};
 
+/// One way of loading the dataset.
+type Load = fn(&Dataset) -> Result<(), Box<dyn std::error::Error>>;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |n: usize, default: usize| -> Result<usize, Box<dyn std::error::Error>> {
@@ -35,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = generate(count, Mix::Queue);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("{count} inquiries, {rounds} rounds, {cores} cores");
-    let ways: [(&str, fn(&Dataset) -> Result<(), Box<dyn std::error::Error>>); 5] = [
+    let ways: [(&str, Load); 5] = [
         ("SQLite, bulk insert", |data| {
             drop(Sql::create(data));
             Ok(())
