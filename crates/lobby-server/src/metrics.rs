@@ -202,3 +202,60 @@ impl Store for MeteredStore {
         self.inner.check_integrity()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Every metric the code records, by scanning the sources for the `metrics` macros.
+    fn recorded_metrics() -> Vec<String> {
+        fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("src is readable").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    sources(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut names = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("a source file");
+            for macro_name in ["counter!(", "gauge!(", "histogram!("] {
+                for (at, _) in text.match_indices(macro_name) {
+                    let rest = text[at + macro_name.len()..].trim_start();
+                    let name = rest.strip_prefix('"').and_then(|r| r.split('"').next()).unwrap_or_default();
+                    // (This test's own list of macro names is not a metric.)
+                    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                        names.push(name.to_owned());
+                    }
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The metrics table in docs/operations.md and this module's doc must name every metric
+    /// the code records: users build dashboards from the table.
+    #[test]
+    fn every_recorded_metric_is_documented() {
+        let names = recorded_metrics();
+        assert!(names.len() >= 10, "the scan found too few metrics: {names:?}");
+        let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations.md"))
+            .expect("docs/operations.md");
+        let module = include_str!("metrics.rs");
+        for name in &names {
+            let cell = format!("`{name}`");
+            assert!(guide.contains(&cell), "{name} is recorded but not in docs/operations.md's metrics table");
+            assert!(
+                module.contains(&format!("//! | {cell}")) || module.contains(&format!(", {cell}")),
+                "{name} is recorded but not in the metrics module's table"
+            );
+        }
+    }
+}
