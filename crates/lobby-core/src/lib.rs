@@ -80,10 +80,10 @@ pub use query::{
 pub use routing::{has_room, Candidate, QueueOrder, RoutingConfig, RoutingMethod, RoutingStrategy};
 pub use rules::{boosted_order, queue_age, PriorityBoost, RoutingRules, RoutingTarget, Stage};
 pub use store::{
-    check_retired_event, check_retired_inquiry, check_store_contents, plan_unique_keys, plan_versions, ArchiveKey,
-    Commit, CommitReceipt, DueRecord, FeedHub, IntegrityReport, Record, RecordKey, RecordKind, RetentionAction,
-    RetentionAge, RetentionAgeError, Retirement, RetirementReceipt, Store, StoreError, StoreExt, Subscription,
-    UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
+    check_event_accounting, check_retired_event, check_retired_inquiry, check_store_contents, plan_unique_keys,
+    plan_versions, ArchiveKey, Commit, CommitReceipt, DueRecord, FeedHub, IntegrityReport, Record, RecordKey,
+    RecordKind, RetentionAction, RetentionAge, RetentionAgeError, Retirement, RetirementReceipt, Store, StoreError,
+    StoreExt, Subscription, UniqueKey, UniqueKeyChanges, Version, Versioned, Write,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use timers::{AbandonedRoomsAction, AgentLeave, AgentLeaveAction, TimerConfig};

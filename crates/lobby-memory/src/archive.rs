@@ -113,6 +113,9 @@ impl State {
                 }
             }
         }
+        if !archive {
+            self.deleted_events += receipt.events as u64;
+        }
         Ok(receipt)
     }
 }

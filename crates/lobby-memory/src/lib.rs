@@ -22,9 +22,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 
 use lobby_core::{
-    ArchiveKey, Commit, CommitReceipt, DueRecord, Event, EventQuery, FeedHub, Inquiry, InquiryFilter, InquiryId,
-    InquiryQuery, InquirySort, Page, Record, RecordKey, RecordKind, Retirement, RetirementReceipt, Store, StoreError,
-    Subscription, Timestamp, UniqueKey, Version, Versioned,
+    check_event_accounting, check_store_contents, ArchiveKey, Commit, CommitReceipt, DueRecord, Event, EventQuery,
+    FeedHub, Inquiry, InquiryFilter, InquiryId, InquiryQuery, InquirySort, IntegrityReport, Page, Record, RecordKey,
+    RecordKind, Retirement, RetirementReceipt, Store, StoreError, Subscription, Timestamp, UniqueKey, Version,
+    Versioned,
 };
 use lobby_index::{IndexConfig, InquiryIndex};
 use parking_lot::RwLock;
@@ -48,6 +49,8 @@ struct State {
     events: archive::EventLog,
     /// The number the next event gets.
     next_seq: u64,
+    /// Events retention deleted for good, so every number given out is accounted for.
+    deleted_events: u64,
     archive: archive::Archive,
 }
 
@@ -71,6 +74,7 @@ impl MemoryStore {
             deadlines: BTreeSet::new(),
             events: archive::EventLog::default(),
             next_seq: 1,
+            deleted_events: 0,
             archive: archive::Archive::default(),
         };
         Self { state: RwLock::new(state), feed: FeedHub::default() }
@@ -188,6 +192,23 @@ impl Store for MemoryStore {
 
     fn archived_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
         Ok(self.state.read().archive.events.query(query))
+    }
+
+    fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
+        let counters = || {
+            let state = self.state.read();
+            (state.next_seq - 1, state.deleted_events)
+        };
+        let before = counters();
+        let mut report = check_store_contents(self)?;
+        // The accounting compares counts read at different moments; it means something only
+        // if no event was committed or retired meanwhile (the check reads through the trait,
+        // lock by lock, like every store's default check).
+        let (given_out, deleted) = counters();
+        if (given_out, deleted) == before {
+            check_event_accounting(&mut report, given_out, deleted);
+        }
+        Ok(report)
     }
 
     fn subscribe(&self) -> Result<Subscription, StoreError> {

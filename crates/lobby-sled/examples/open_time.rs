@@ -6,7 +6,6 @@
 //! cargo run --release -p lobby-sled --example open_time -- [inquiries, default 100000]
 //! ```
 
-use std::path::Path;
 use std::time::Instant;
 
 use lobby_core::{
@@ -15,6 +14,11 @@ use lobby_core::{
 };
 use lobby_sled::{Durability, SledConfig, SledStore};
 use rand::{rngs::StdRng, Rng, SeedableRng};
+
+// The root package's examples measure footprints with the same helpers.
+#[path = "../../../benches/common/footprint.rs"]
+mod footprint;
+use footprint::{dir_size, mib, rss_bytes};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count: usize = match std::env::args().nth(1) {
@@ -94,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let store = SledStore::open(&path, SledConfig::default())?;
-    println!("resident memory with the store open: {}", resident_memory());
+    println!("resident memory with the store open: {:.1} MiB", mib(rss_bytes()?));
     let started = Instant::now();
     let report = store.check_integrity()?;
     println!(
@@ -152,28 +156,6 @@ fn inquiry(rng: &mut StdRng, n: usize) -> Inquiry {
     }
 }
 
-fn dir_size(path: &Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() { dir_size(&entry.path())? } else { meta.len() };
-    }
-    Ok(total)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-fn resident_memory() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| status.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l[6..].trim().to_owned()))
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// This process's user + system CPU time so far, from /proc (Linux only).
 fn cpu_millis() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.

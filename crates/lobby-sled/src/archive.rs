@@ -32,6 +32,8 @@ use crate::{codec, open_error, Durability, SledConfig, SledError, SledStore};
 
 /// The main database's key for a retirement under way.
 pub(crate) const META_RETIRING: &[u8] = b"retiring";
+/// How many events retention deleted for good, so every number given out is accounted for.
+pub(crate) const META_DELETED_EVENTS: &[u8] = b"deleted-events";
 
 /// The archive's own page cache: reads of archived conversations are rare.
 const ARCHIVE_CACHE_MB: u64 = 64;
@@ -193,7 +195,7 @@ impl SledStore {
             RetentionAction::Archive => Some(self.archive()?),
             RetentionAction::Delete => None,
         };
-        let plan = self.plan_retirement(retirement)?;
+        let mut plan = self.plan_retirement(retirement)?;
         if plan.receipt == RetirementReceipt::default() {
             return Ok(plan.receipt);
         }
@@ -223,6 +225,10 @@ impl SledStore {
                 self.trees.meta.remove(META_RETIRING).map_err(SledError::from)?;
             }
             return Err(StoreError::Conflict { key: moved });
+        }
+        if archive.is_none() {
+            let deleted = deleted_events(&self.trees.meta)? + plan.receipt.events as u64;
+            plan.hot.meta.insert(META_DELETED_EVENTS, &deleted.to_be_bytes());
         }
         // Step 3: out of the hot set, and the intent with it.
         {
@@ -373,6 +379,14 @@ impl SledStore {
     pub(crate) fn archived_events_inner(&self, query: &EventQuery) -> Result<Vec<Event>, SledError> {
         let Some(archive) = self.archive_for_reading()? else { return Ok(vec![]) };
         self.read_events(&archive.events, &archive.events_by_inquiry, query)
+    }
+}
+
+/// What `meta` counts as deleted by retention (0 before anything was).
+pub(crate) fn deleted_events(meta: &sled::Tree) -> Result<u64, SledError> {
+    match meta.get(META_DELETED_EVENTS)? {
+        Some(bytes) => codec::decode_seq("meta/deleted-events", &bytes),
+        None => Ok(0),
     }
 }
 

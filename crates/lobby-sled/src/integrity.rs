@@ -3,7 +3,7 @@
 //! hand edit could break: the in-memory index, the unique-key tree, the per-inquiry event index
 //! and the counters in `meta`.
 
-use lobby_core::{check_store_contents, InquiryFacts, IntegrityReport, Record, Version};
+use lobby_core::{check_event_accounting, check_store_contents, InquiryFacts, IntegrityReport, Record, Version};
 use lobby_index::InquiryIndex;
 
 use crate::{codec, SledError, SledStore, Trees, META_NEXT_SEQ, META_NEXT_VERSION};
@@ -21,6 +21,10 @@ pub(crate) fn check(store: &SledStore, next_seq: u64, next_stamp: Version) -> Re
     }
     check_unique_tree(&store.trees, &mut report)?;
     check_events(&store.trees, next_seq, &mut report)?;
+    if decodable {
+        let deleted = crate::archive::deleted_events(&store.trees.meta)?;
+        check_event_accounting(&mut report, next_seq - 1, deleted);
+    }
     Ok(report)
 }
 

@@ -172,6 +172,19 @@ pub fn check_store_contents<S: Store + ?Sized>(store: &S) -> Result<IntegrityRep
     Ok(report)
 }
 
+/// For store authors, after [`check_store_contents`]: every event number the store gave out
+/// (`given_out`: the next number minus one) is in the hot log, in the archive, or counted as
+/// deleted by retention (`deleted`). With the order checks above, this is what is left of
+/// "numbered without gaps" once retention takes events out.
+pub fn check_event_accounting(report: &mut IntegrityReport, given_out: u64, deleted: u64) {
+    let (hot, archived) = (report.count("events"), report.count("archived events"));
+    if hot + archived + deleted != given_out {
+        report.problem(format!(
+            "{hot} events are hot, {archived} archived and {deleted} deleted, but {given_out} numbers were given out"
+        ));
+    }
+}
+
 fn check_event_log<S: Store + ?Sized>(store: &S, report: &mut IntegrityReport) -> Result<(), StoreError> {
     // The hot set is what retention keeps small, so it is the one held in memory.
     let mut hot = BTreeSet::new();

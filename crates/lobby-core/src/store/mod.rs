@@ -23,7 +23,7 @@ pub use archive::{
 pub use commit::{plan_unique_keys, plan_versions, Commit, CommitReceipt, UniqueKeyChanges, Write};
 pub use ext::StoreExt;
 pub use feed::{FeedHub, Subscription};
-pub use integrity::{check_store_contents, IntegrityReport};
+pub use integrity::{check_event_accounting, check_store_contents, IntegrityReport};
 pub use record::{DueRecord, Record, RecordKey, RecordKind, UniqueKey, Version, Versioned};
 
 use crate::event::{Event, EventQuery};
