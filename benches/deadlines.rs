@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{generate, load_store, queued_batch, reopen, restore, restore_agents, Dataset, Mix, AGENTS};
+use common::{generate, load_store, queued_batch, reopen, restore, restore_agents, timed_rounds, Dataset, Mix, AGENTS};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use lobby_core::{
     Actor, Engine, EngineConfig, Inquiry, InquiryStatus, ManualClock, RoutingConfig, RoutingMethod, Store, StoreExt,
@@ -220,21 +220,12 @@ struct TakeCase<'a> {
 /// between rounds through the pool, puts inquiries and agents back (untimed).
 fn take_loop<S: Store>(b: &mut criterion::Bencher<'_, M>, engine: &Engine<S>, pool: &[Inquiry], data: &Dataset) {
     let agents: Vec<Actor> = data.agents.iter().map(|a| Actor::User(a.id.clone())).collect();
-    b.iter_custom(|iters| {
-        let mut left = iters as usize;
-        let mut timed = Duration::ZERO;
-        while left > 0 {
-            let round = &pool[..left.min(pool.len())];
-            let start = Instant::now();
-            for (k, inquiry) in round.iter().enumerate() {
-                black_box(engine.take(&agents[k % AGENTS], &inquiry.id, None).unwrap());
-            }
-            timed += start.elapsed();
-            reopen(engine.store(), data, round);
-            left -= round.len();
+    let take = |round: &[Inquiry]| {
+        for (k, inquiry) in round.iter().enumerate() {
+            black_box(engine.take(&agents[k % AGENTS], &inquiry.id, None).unwrap());
         }
-        timed
-    });
+    };
+    timed_rounds(b, pool, take, |round| reopen(engine.store(), data, round));
 }
 
 /// Queued conversations one dispatch routes in the offer benchmark.

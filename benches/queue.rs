@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::sqlite::{Sql, SqlOrder};
-use common::{generate, load_store, queued_batch, reopen, restore, Dataset, Mix, AGENTS};
+use common::{generate, load_store, queued_batch, reopen, restore, timed_rounds, Dataset, Mix, AGENTS};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use lobby_core::{
     Actor, DepartmentFilter, Direction, Engine, EngineConfig, Inquiry, InquiryFilter, InquiryQuery, InquirySort,
@@ -349,23 +349,9 @@ fn take_loop(
     b: &mut criterion::Bencher<'_, M>,
     pool: &[Inquiry],
     mut take: impl FnMut(&Inquiry, usize),
-    mut reopen: impl FnMut(&[Inquiry]),
+    reopen: impl FnMut(&[Inquiry]),
 ) {
-    b.iter_custom(|iters| {
-        let mut left = iters as usize;
-        let mut timed = Duration::ZERO;
-        while left > 0 {
-            let round = &pool[..left.min(pool.len())];
-            let start = Instant::now();
-            for (k, inquiry) in round.iter().enumerate() {
-                take(inquiry, k);
-            }
-            timed += start.elapsed();
-            reopen(round);
-            left -= round.len();
-        }
-        timed
-    });
+    timed_rounds(b, pool, |round| round.iter().enumerate().for_each(|(k, inquiry)| take(inquiry, k)), reopen);
 }
 
 /// [`take_loop`] from `threads` threads: the `k`-th inquiry of a round goes to thread
@@ -376,32 +362,23 @@ fn threaded_take_loop(
     pool: &[Inquiry],
     threads: usize,
     take: impl Fn(&Inquiry, usize, usize) + Sync,
-    mut reopen: impl FnMut(&[Inquiry]),
+    reopen: impl FnMut(&[Inquiry]),
 ) {
     assert!((1..=AGENTS).contains(&threads), "every thread needs an agent");
-    b.iter_custom(|iters| {
-        let mut left = iters as usize;
-        let mut timed = Duration::ZERO;
-        while left > 0 {
-            let round = &pool[..left.min(pool.len())];
-            let start = Instant::now();
-            std::thread::scope(|scope| {
-                for thread in 0..threads {
-                    let take = &take;
-                    scope.spawn(move || {
-                        let own: Vec<usize> = (thread..AGENTS).step_by(threads).collect();
-                        for (j, inquiry) in round.iter().skip(thread).step_by(threads).enumerate() {
-                            take(inquiry, own[j % own.len()], thread);
-                        }
-                    });
-                }
-            });
-            timed += start.elapsed();
-            reopen(round);
-            left -= round.len();
-        }
-        timed
-    });
+    let round = |round: &[Inquiry]| {
+        std::thread::scope(|scope| {
+            for thread in 0..threads {
+                let take = &take;
+                scope.spawn(move || {
+                    let own: Vec<usize> = (thread..AGENTS).step_by(threads).collect();
+                    for (j, inquiry) in round.iter().skip(thread).step_by(threads).enumerate() {
+                        take(inquiry, own[j % own.len()], thread);
+                    }
+                });
+            }
+        })
+    };
+    timed_rounds(b, pool, round, reopen);
 }
 
 /// Auto selection assigning 100 queued inquiries to 20 agents, over N - 100 inquiries that are

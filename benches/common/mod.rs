@@ -372,3 +372,27 @@ pub fn restore_agents<S: Store>(store: &S, agents: &[Agent]) {
         .collect();
     store.commit(Commit { writes, events: vec![] }).unwrap();
 }
+
+/// Times `round` over slices of `pool`, as many inquiries as criterion asks for, calling `reset`
+/// (untimed) after each slice to put them back, so a benchmark that takes inquiries keeps its
+/// dataset as it was however long it runs.
+pub fn timed_rounds(
+    b: &mut criterion::Bencher<'_>,
+    pool: &[Inquiry],
+    mut round: impl FnMut(&[Inquiry]),
+    mut reset: impl FnMut(&[Inquiry]),
+) {
+    b.iter_custom(|iters| {
+        let mut left = iters as usize;
+        let mut timed = std::time::Duration::ZERO;
+        while left > 0 {
+            let slice = &pool[..left.min(pool.len())];
+            let start = std::time::Instant::now();
+            round(slice);
+            timed += start.elapsed();
+            reset(slice);
+            left -= slice.len();
+        }
+        timed
+    });
+}
