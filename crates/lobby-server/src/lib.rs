@@ -7,7 +7,8 @@
 //! from the durable log) and real-time statistics, both fed by [`live::LiveHub`]; Prometheus
 //! metrics at `/metrics` ([`metrics`]); and a web console at `/` ([`console`]).
 //!
-//! The engine and its stores are synchronous; every engine call runs on tokio's blocking pool.
+//! The engine and its stores are synchronous; engine calls run on tokio's blocking pool, except
+//! on the memory store, where they run inline ([`stores::EngineCalls`]).
 //! A background dispatcher releases (or, under an automatic routing method, assigns) queued
 //! inquiries every second and right after anything that could let one move, and a timer loop
 //! fires each deadline when it comes due ([`timers`]).
@@ -58,7 +59,7 @@ pub use crate::error::ApiError;
 use crate::live::{LiveConfig, LiveHub};
 use crate::metrics::MeteredStore;
 use crate::security::{LoginGuard, SecurityConfig};
-use crate::stores::StoreHandle;
+use crate::stores::{EngineCalls, StoreHandle};
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -214,17 +215,14 @@ impl AppState {
         &self.inner.login_guard
     }
 
-    /// Runs a synchronous engine call on the blocking pool.
+    /// Runs a synchronous engine call: on the blocking pool, or inline for a store whose calls
+    /// never wait ([`stores::EngineCalls`]).
     pub async fn run<T, F>(&self, call: F) -> Result<T, ApiError>
     where
         F: FnOnce(&Engine<SharedStore>) -> Result<T, CoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let engine = Arc::clone(&self.inner.engine);
-        match tokio::task::spawn_blocking(move || call(&engine)).await {
-            Ok(result) => result.map_err(ApiError::from),
-            Err(join_error) => Err(ApiError::internal(join_error)),
-        }
+        self.run_mapped(call, ApiError::from).await
     }
 
     /// [`AppState::run`], with the engine's error turned into a response by `map` (for routes
@@ -236,10 +234,15 @@ impl AppState {
         M: FnOnce(CoreError) -> ApiError,
     {
         let engine = Arc::clone(&self.inner.engine);
-        match tokio::task::spawn_blocking(move || call(&engine)).await {
-            Ok(result) => result.map_err(map),
-            Err(join_error) => Err(ApiError::internal(join_error)),
-        }
+        let outcome = match self.inner.store.calls() {
+            // A panic becomes a 500, as a panic on the blocking pool does.
+            EngineCalls::Inline => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&engine)))
+                .map_err(|_| ApiError::internal("an engine call panicked")),
+            EngineCalls::BlockingPool => {
+                tokio::task::spawn_blocking(move || call(&engine)).await.map_err(ApiError::internal)
+            }
+        };
+        outcome?.map_err(map)
     }
 
     /// Runs any blocking work (password hashing) on the blocking pool.

@@ -31,27 +31,56 @@ pub enum OpenStoreError {
     Postgres(#[source] PostgresError),
 }
 
-/// An open store and a description for logs.
+/// Where the server runs the engine's calls on a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineCalls {
+    /// On tokio's blocking pool: for stores whose calls may wait on a disk or the network
+    /// (sled's flushes and page reads, PostgreSQL's round trips).
+    BlockingPool,
+    /// On the request's own task: for a store whose every call is a short operation in memory
+    /// under its lock (the memory store), where handing the call to the pool and back costs
+    /// more than the call (two thread switches each way; see docs/performance.md, "The serving
+    /// path over HTTP"). The longest wait it can add to the runtime's thread is the engine's
+    /// back-off after repeated write conflicts (under 1 ms).
+    Inline,
+}
+
+/// An open store, a description for logs, and where its calls run.
 #[derive(Clone)]
 pub struct StoreHandle {
     store: SharedStore,
     description: String,
+    calls: EngineCalls,
 }
 
 impl std::fmt::Debug for StoreHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreHandle").field("description", &self.description).finish_non_exhaustive()
+        f.debug_struct("StoreHandle")
+            .field("description", &self.description)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
     }
 }
 
 impl StoreHandle {
+    /// A handle whose engine calls run on the blocking pool, right for any store.
     pub fn new(store: SharedStore, description: impl Into<String>) -> Self {
-        Self { store, description: description.into() }
+        Self { store, description: description.into(), calls: EngineCalls::BlockingPool }
+    }
+
+    /// A handle on a memory store: its calls run inline.
+    pub fn in_memory(store: Arc<MemoryStore>, description: impl Into<String>) -> Self {
+        Self { store, description: description.into(), calls: EngineCalls::Inline }
     }
 
     /// A fresh in-memory store (nothing survives the process).
     pub fn memory() -> Self {
-        Self::new(Arc::new(MemoryStore::new()), "memory (not persistent)")
+        Self::in_memory(Arc::new(MemoryStore::new()), "memory (not persistent)")
+    }
+
+    /// Where the server runs the engine's calls on this store.
+    pub fn calls(&self) -> EngineCalls {
+        self.calls
     }
 
     pub fn store(&self) -> SharedStore {
@@ -182,7 +211,7 @@ impl OpenedStore {
     /// A handle for the server, described for its logs.
     pub fn into_handle(self) -> StoreHandle {
         match self {
-            Self::Memory(store) => StoreHandle::new(store, "memory (not persistent)"),
+            Self::Memory(store) => StoreHandle::in_memory(store, "memory (not persistent)"),
             Self::Sled(store) => sled_handle(store),
             Self::Postgres(store) => {
                 // The URL may carry a password: describe the store by its schema only.
@@ -229,6 +258,8 @@ mod tests {
         let spec = StoreSpec::parse("sled", dir.path()).unwrap();
         let handle = spec.open().unwrap();
         assert!(handle.description().starts_with("sled at "));
+        // sled may wait on the disk: its calls go to the blocking pool.
+        assert_eq!(handle.calls(), EngineCalls::BlockingPool);
         let engine = lobby_core::Engine::new(handle.store());
         let details = lobby_core::VisitorDetails { token: "t".into(), ..Default::default() };
         engine.register_visitor(&details).unwrap();
@@ -251,6 +282,7 @@ mod tests {
         };
         let handle = StoreSpec::parse(&url, Path::new(".")).unwrap().open().unwrap();
         assert_eq!(handle.description(), "postgres (schema lobby)");
+        assert_eq!(handle.calls(), EngineCalls::BlockingPool);
         let engine = lobby_core::Engine::new(handle.store());
         let token = format!("server-test-{}", std::process::id());
         let details = lobby_core::VisitorDetails { token: token.clone(), ..Default::default() };
@@ -269,6 +301,7 @@ mod tests {
             StoreSpec::Sled { path: dir.to_owned(), config: SledConfig::default() }
         );
         assert_eq!(StoreSpec::parse("memory", dir).unwrap(), StoreSpec::Memory);
+        assert_eq!(StoreSpec::Memory.open().unwrap().calls(), EngineCalls::Inline);
         let small = SledConfig { cache_mb: 64, ..SledConfig::default() };
         assert_eq!(
             StoreSpec::parse("sled", dir).unwrap().with_sled_cache_mb(64),

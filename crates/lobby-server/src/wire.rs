@@ -2,23 +2,53 @@
 //! Rocket.Chat's shape). Field names follow Rocket.Chat's documents.
 
 use lobby_core::{
-    Agent, Department, Inquiry, InquiryStatus, Message, RoutingExplanation, TimerSetting, Timestamp, User, Visitor,
+    Agent, Department, DepartmentId, Inquiry, InquiryId, InquiryStatus, Message, RoomId, RoutingExplanation,
+    TimerSetting, Timestamp, User, Visitor,
 };
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-/// The fields `inquiries.list` returns: `_id, rid, name, ts, department, status`.
-pub fn inquiry_list_item(inquiry: &Inquiry) -> Value {
-    let mut item = json!({
-        "_id": inquiry.id,
-        "rid": inquiry.rid,
-        "name": inquiry.name,
-        "ts": inquiry.ts,
-        "status": inquiry.status,
-    });
-    if let Some(department) = &inquiry.department {
-        item["department"] = json!(department);
+/// An inquiry as `inquiries.list` returns it: only `_id, rid, name, ts, department, status`.
+#[derive(Debug)]
+pub struct InquiryListItem(pub Inquiry);
+
+impl Serialize for InquiryListItem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            _id: &'a InquiryId,
+            rid: &'a RoomId,
+            name: &'a str,
+            ts: Timestamp,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            department: Option<&'a DepartmentId>,
+            status: InquiryStatus,
+        }
+        let inquiry = &self.0;
+        Fields {
+            _id: &inquiry.id,
+            rid: &inquiry.rid,
+            name: &inquiry.name,
+            ts: inquiry.ts,
+            department: inquiry.department.as_ref(),
+            status: inquiry.status,
+        }
+        .serialize(serializer)
     }
-    item
+}
+
+/// `{"inquiry": …, "success": true}`: what `inquiries.take` and `inquiries.getOne` answer,
+/// serialised straight from the inquiry.
+#[derive(Debug, Serialize)]
+pub struct InquiryReply {
+    inquiry: Option<Inquiry>,
+    success: bool,
+}
+
+impl InquiryReply {
+    pub fn new(inquiry: Option<Inquiry>) -> Self {
+        Self { inquiry, success: true }
+    }
 }
 
 /// The whole inquiry document.

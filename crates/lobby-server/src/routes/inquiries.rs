@@ -1,16 +1,19 @@
 //! `livechat/inquiries.*`.
 
 use axum::extract::State;
+use axum::Json;
 use lobby_core::{
-    Attributes, DepartmentId, InquiryId, InquiryStatus, ListRequest, Permission, QueueRequest, RoomId, TransferTarget,
-    UserId,
+    Attributes, DepartmentId, Inquiry, InquiryId, InquiryStatus, ListRequest, Permission, QueueRequest, RoomId,
+    TransferTarget, UserId,
 };
+use serde::Serialize;
 use serde_json::json;
 
-use super::{paged, success, Reply};
+use super::{paged, success, Page, Reply};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::input::{check_object, get_str, optional, required, Additional, JsonBody, Kind, QueryParams};
+use crate::wire::{InquiryListItem, InquiryReply};
 use crate::{wire, AppState};
 
 const STATUSES: &[&str] = &["queued", "open", "offered", "taken", "closed"];
@@ -18,7 +21,7 @@ const STATUSES: &[&str] = &["queued", "open", "offered", "taken", "closed"];
 /// `GET livechat/inquiries.list?offset&count&sort&department&status`: every inquiry of one
 /// status (default `open`), optionally of one department (id or name). Needs
 /// `view-livechat-manager`.
-pub async fn list(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+pub async fn list(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply<Page<InquiryListItem>> {
     query.check_paged(&[optional("department", Kind::String), optional("status", Kind::OneOf(STATUSES))])?;
     let paging = query.paging();
     let request = ListRequest {
@@ -33,13 +36,13 @@ pub async fn list(State(state): State<AppState>, user: AuthUser, query: QueryPar
     };
     let actor = user.actor();
     let page = state.run(move |engine| engine.list(&actor, &request)).await?;
-    Ok(paged("inquiries", page.items.iter().map(wire::inquiry_list_item).collect(), paging, page.total))
+    Ok(paged("inquiries", page.items.into_iter().map(InquiryListItem).collect(), paging, page.total))
 }
 
 /// `POST livechat/inquiries.take {"inquiryId","userId"?}`: takes an open inquiry for the caller
 /// or, with `userId`, for that agent. Exactly one of concurrent takes succeeds. Needs
 /// `view-l-room` (and the agent taken for needs it too).
-pub async fn take(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply {
+pub async fn take(State(state): State<AppState>, user: AuthUser, JsonBody(body): JsonBody) -> Reply<InquiryReply> {
     check_object(
         &body,
         &[required("inquiryId", Kind::String), optional("userId", Kind::NullableString)],
@@ -54,28 +57,28 @@ pub async fn take(State(state): State<AppState>, user: AuthUser, JsonBody(body):
     let actor = user.actor();
     let inquiry = state.run(move |engine| engine.take(&actor, &inquiry_id, on_behalf.as_ref())).await?;
     metrics::counter!("lobby_takes_total").increment(1);
-    Ok(success(json!({ "inquiry": wire::inquiry(&inquiry) })))
+    Ok(Json(InquiryReply::new(Some(inquiry))))
 }
 
 /// `GET livechat/inquiries.getOne?roomId=`: the room's inquiry, or `null`. Needs `view-l-room`.
-pub async fn get_one(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+pub async fn get_one(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply<InquiryReply> {
     query.check(&[required("roomId", Kind::String)])?;
     let Ok(rid) = RoomId::new(query.get("roomId").unwrap_or_default()) else {
         // No room can have this id; answer like any other missing room.
         if !state.engine().allows(&user.0, Permission::ViewLRoom) {
             return Err(ApiError::forbidden());
         }
-        return Ok(success(json!({ "inquiry": null })));
+        return Ok(Json(InquiryReply::new(None)));
     };
     let actor = user.actor();
     let inquiry = state.run(move |engine| engine.inquiry_by_room(&actor, &rid)).await?;
-    Ok(success(json!({ "inquiry": inquiry.as_ref().map(wire::inquiry) })))
+    Ok(Json(InquiryReply::new(inquiry)))
 }
 
 /// `GET livechat/inquiries.queuedForUser?offset&count&sort&department`: what the caller may take
 /// now: open inquiries of its departments and of the public queue, minus those reserved for
 /// other agents, in queue order. Needs `view-l-room`; the caller must be an agent.
-pub async fn queued_for_user(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+pub async fn queued_for_user(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply<QueuedPage> {
     query.check_paged(&[optional("department", Kind::String)])?;
     let paging = query.paging();
     let request = QueueRequest {
@@ -88,10 +91,16 @@ pub async fn queued_for_user(State(state): State<AppState>, user: AuthUser, quer
     let (page, offers) = state
         .run(move |engine| Ok((engine.queued_for_user(&actor, &request)?, engine.pending_offers(&actor, None)?)))
         .await?;
-    let mut reply = paged("inquiries", page.items.iter().map(wire::inquiry).collect(), paging, page.total);
-    // Lobby's: what is offered to this agent, each with `offer.expiresAt`.
-    reply.0["offers"] = offers.iter().map(wire::inquiry).collect();
-    Ok(reply)
+    Ok(Json(QueuedPage { page: paged("inquiries", page.items, paging, page.total).0, offers }))
+}
+
+/// `queuedForUser`'s answer: the page, and (Lobby's) what is offered to this agent, each with
+/// `offer.expiresAt`.
+#[derive(Debug, Serialize)]
+pub struct QueuedPage {
+    #[serde(flatten)]
+    page: Page<Inquiry>,
+    offers: Vec<Inquiry>,
 }
 
 /// `POST livechat/inquiries.acceptOffer {"inquiryId"}` (Lobby's, offer mode): the acting agent

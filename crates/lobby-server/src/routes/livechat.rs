@@ -8,7 +8,7 @@ use lobby_core::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{paged, success, Reply};
+use super::{paged, success, Page, Reply};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::input::{check_object, get_bool, get_count, get_str, optional, required, Additional, JsonBody, Kind};
@@ -31,7 +31,7 @@ pub async fn add_agent(State(state): State<AppState>, user: AuthUser, JsonBody(b
 }
 
 /// `GET livechat/users/agent?offset&count`: agents by username. Needs `view-livechat-manager`.
-pub async fn list_agents(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+pub async fn list_agents(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply<Page<Value>> {
     query.check(&PAGING[..2])?;
     let paging = query.paging();
     let actor = user.actor();
@@ -379,7 +379,7 @@ pub async fn visitor_message(State(state): State<AppState>, JsonBody(body): Json
 }
 
 /// `GET livechat/department?offset&count`: departments by name. Needs `view-l-room`.
-pub async fn list_departments(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply {
+pub async fn list_departments(State(state): State<AppState>, user: AuthUser, query: QueryParams) -> Reply<Page<Value>> {
     query.check(&PAGING[..2])?;
     let paging = query.paging();
     let actor = user.actor();

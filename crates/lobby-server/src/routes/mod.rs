@@ -11,7 +11,9 @@ pub mod users;
 use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use lobby_core::Paging;
-use serde_json::{json, Value};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::AppState;
 
@@ -173,11 +175,31 @@ pub fn success(mut body: Value) -> Json<Value> {
 
 /// A page of a listing, as Rocket.Chat writes it: `{"<key>": [...], "offset", "count", "total",
 /// "success": true}`, where `count` is how many this page holds and `total` how many match.
-pub fn paged(key: &str, items: Vec<Value>, paging: Paging, total: usize) -> Json<Value> {
-    let mut body = json!({ "offset": paging.offset, "count": items.len(), "total": total });
-    body[key] = Value::Array(items);
-    success(body)
+/// Serialised straight from its items, with no `serde_json::Value` built in between.
+pub fn paged<T: Serialize>(key: &'static str, items: Vec<T>, paging: Paging, total: usize) -> Json<Page<T>> {
+    Json(Page { key, items, offset: paging.offset, total })
 }
 
-/// What a handler returns: a success body or an error envelope.
-pub type Reply = Result<Json<Value>, crate::ApiError>;
+/// The body [`paged`] answers with.
+#[derive(Debug)]
+pub struct Page<T> {
+    key: &'static str,
+    items: Vec<T>,
+    offset: usize,
+    total: usize,
+}
+
+impl<T: Serialize> Serialize for Page<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry(self.key, &self.items)?;
+        map.serialize_entry("offset", &self.offset)?;
+        map.serialize_entry("count", &self.items.len())?;
+        map.serialize_entry("total", &self.total)?;
+        map.serialize_entry("success", &true)?;
+        map.end()
+    }
+}
+
+/// What a handler returns: a success body (by default any JSON value) or an error envelope.
+pub type Reply<T = Value> = Result<Json<T>, crate::ApiError>;
