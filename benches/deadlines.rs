@@ -217,7 +217,7 @@ struct TakeCase<'a> {
 }
 
 /// Takes distinct open inquiries (agent `k % 20` takes the `k`-th), timing only the takes;
-/// between rounds through the pool, puts inquiries and agents back (untimed).
+/// after each round of `TAKES_PER_ROUND`, puts inquiries and agents back (untimed).
 fn take_loop<S: Store>(b: &mut criterion::Bencher<'_, M>, engine: &Engine<S>, pool: &[Inquiry], data: &Dataset) {
     let agents: Vec<Actor> = data.agents.iter().map(|a| Actor::User(a.id.clone())).collect();
     let take = |round: &[Inquiry]| {

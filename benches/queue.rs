@@ -4,7 +4,13 @@
 //!
 //! `cargo bench --bench queue` runs N ∈ {10k, 100k, 1M}; `cargo test --benches` (no `--bench`
 //! argument) runs every benchmark once with N = 1k. `LOBBY_BENCH_SIZES=10000,1000000` picks
-//! other sizes.
+//! other sizes. `--features mimalloc` runs them on the allocator the `lobby-server` binary
+//! ships with.
+
+// `--features mimalloc`: the allocator the `lobby-server` binary ships with.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 
@@ -343,8 +349,8 @@ fn chrono_now_millis() -> i64 {
 }
 
 /// Takes distinct open inquiries from `pool` (agent `k % 20` takes the `k`-th, so no single
-/// agent record is hot), timing only the takes; between rounds through the pool, puts them back
-/// as they were (untimed), so the dataset keeps its size and its ~80 % open.
+/// agent record is hot), timing only the takes; after each round of `TAKES_PER_ROUND`, puts
+/// them back as they were (untimed), so the dataset keeps its size and its ~80 % open.
 fn take_loop(
     b: &mut criterion::Bencher<'_, M>,
     pool: &[Inquiry],
