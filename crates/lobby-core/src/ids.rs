@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use rand::Rng;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::de::Visitor;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::limits::{truncate, QUOTE_LIMIT};
 use crate::CoreError;
@@ -27,19 +28,13 @@ pub fn meteor_id(rng: &mut impl Rng) -> String {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-        #[serde(try_from = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates an id received from outside: 1 to 128 printable, non-space characters.
             pub fn new(value: impl Into<String>) -> Result<Self, CoreError> {
-                let value = value.into();
-                if is_valid_id(&value) {
-                    Ok(Self(Arc::from(value)))
-                } else {
-                    Err(CoreError::InvalidId { kind: $what, value: truncate(&value, QUOTE_LIMIT) })
-                }
+                Self::checked(&value.into())
             }
 
             /// A fresh Meteor-style random id.
@@ -69,6 +64,23 @@ macro_rules! id_type {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(IdVisitor(Self::checked))
+            }
+        }
+
+        impl $name {
+            /// From decoded text: validated, copied once into shared text.
+            fn checked(text: &str) -> Result<Self, CoreError> {
+                if is_valid_id(text) {
+                    Ok(Self(Arc::from(text)))
+                } else {
+                    Err(CoreError::InvalidId { kind: $what, value: truncate(text, QUOTE_LIMIT) })
+                }
             }
         }
 
@@ -107,6 +119,22 @@ id_type!(
     /// A visitor's `_id`.
     VisitorId, "visitor id"
 );
+
+/// Reads an id from any string a deserializer has (borrowed from the input when it can be), so
+/// decoding an id copies its text once, into the `Arc`, not first into a `String`.
+struct IdVisitor<T>(fn(&str) -> Result<T, CoreError>);
+
+impl<T> Visitor<'_> for IdVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an id: 1 to 128 printable, non-space characters")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        (self.0)(text).map_err(E::custom)
+    }
+}
 
 fn is_valid_id(value: &str) -> bool {
     !value.is_empty() && value.len() <= MAX_ID_LEN && value.chars().all(|c| !c.is_control() && !c.is_whitespace())
