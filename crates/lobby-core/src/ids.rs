@@ -164,5 +164,12 @@ mod tests {
     fn ids_deserialize_with_validation() {
         assert!(serde_json::from_str::<UserId>("\"\"").is_err());
         assert_eq!(serde_json::from_str::<UserId>("\"abc\"").unwrap().as_str(), "abc");
+        // Text the decoder cannot lend (an escape; a value tree) takes the same path.
+        assert_eq!(serde_json::from_str::<UserId>("\"a\\u0062c\"").unwrap().as_str(), "abc");
+        assert_eq!(serde_json::from_value::<UserId>(serde_json::json!("abc")).unwrap().as_str(), "abc");
+        assert!(serde_json::from_str::<UserId>("\"a\\u0020c\"").is_err());
+        assert!(serde_json::from_str::<UserId>("17").is_err());
+        // And ids serialise as plain strings.
+        assert_eq!(serde_json::to_string(&RoomId::new("r1").unwrap()).unwrap(), "\"r1\"");
     }
 }
