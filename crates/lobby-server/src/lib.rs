@@ -216,7 +216,7 @@ impl AppState {
     }
 
     /// Runs a synchronous engine call: on the blocking pool, or inline for a store whose calls
-    /// never wait ([`stores::EngineCalls`]).
+    /// are short and never wait on a disk or the network ([`stores::EngineCalls`]).
     pub async fn run<T, F>(&self, call: F) -> Result<T, ApiError>
     where
         F: FnOnce(&Engine<SharedStore>) -> Result<T, CoreError> + Send + 'static,
