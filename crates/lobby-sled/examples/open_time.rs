@@ -156,6 +156,7 @@ fn inquiry(rng: &mut StdRng, n: usize) -> Inquiry {
     }
 }
 
+/// This process's user + system CPU time so far, from /proc (Linux only).
 fn cpu_millis() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
